@@ -1,0 +1,12 @@
+"""Prometheus names of the receipt and transparency-log metrics (dashboards and alerts import these)."""
+
+from typing import Final
+
+LABEL_STAGE: Final = "stage"
+
+RECEIPTS: Final = "ollama_sidecar_receipts_total"
+RECEIPT_FAILURES: Final = "ollama_sidecar_receipt_failures_total"
+RECEIPTS_PENDING: Final = "ollama_sidecar_receipts_pending"
+LOG_SIZE: Final = "ollama_sidecar_receipt_log_size"
+CHECKPOINT_TIMESTAMP: Final = "ollama_sidecar_receipt_checkpoint_timestamp_seconds"
+FLUSH_DURATION: Final = "ollama_sidecar_receipt_flush_duration_seconds"

@@ -1,0 +1,36 @@
+"""The transparent Ollama proxy and its telemetry: records, config, metrics, tracing, logs."""
+
+from telemetry._config import Config, Tier, Timeouts, load_config
+from telemetry._errors import ConfigError, SecurityError, SidecarError
+from telemetry._record import (
+    UNKNOWN_PLACEMENT,
+    GpuRef,
+    ModelInfo,
+    OllamaTimings,
+    Outcome,
+    Placement,
+    Processor,
+    RecordSink,
+    RequestRecord,
+)
+from telemetry._tasks import spawn
+
+__all__ = [
+    "UNKNOWN_PLACEMENT",
+    "Config",
+    "ConfigError",
+    "GpuRef",
+    "ModelInfo",
+    "OllamaTimings",
+    "Outcome",
+    "Placement",
+    "Processor",
+    "RecordSink",
+    "RequestRecord",
+    "SecurityError",
+    "SidecarError",
+    "Tier",
+    "Timeouts",
+    "load_config",
+    "spawn",
+]

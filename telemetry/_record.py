@@ -1,0 +1,111 @@
+"""The per-request record: built once by the proxy, read by every sink.
+
+Sinks (metrics, tracing, logs, receipts) receive a finished `RequestRecord` and never reach back
+into the proxy. Everything here is immutable and cheap to hand across threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Outcome(StrEnum):
+    """How a request ended. Every request ends with exactly one."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+
+
+class Processor(StrEnum):
+    """What served the model when the request ran (ollama-api.md §9 placement rule)."""
+
+    GPU = "gpu"
+    PARTIAL = "partial"
+    CPU = "cpu"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class GpuRef:
+    """The identity of one GPU as a receipt records it."""
+
+    vendor: str
+    name: str
+    uuid: str
+    memory_total_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the model of a request was resident, and on which healthy GPUs."""
+
+    processor: Processor
+    size_bytes: int | None = None
+    size_vram_bytes: int | None = None
+    gpus: tuple[GpuRef, ...] = ()
+
+
+UNKNOWN_PLACEMENT = Placement(Processor.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaTimings:
+    """Ollama's own durations from the final `done` chunk, in nanoseconds; None when absent."""
+
+    total_ns: int | None = None
+    load_ns: int | None = None
+    prompt_eval_ns: int | None = None
+    eval_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One finished request, as seen by the proxy. Never holds prompt or completion text."""
+
+    request_id: str
+    trace_id: str
+    span_id: str
+    start_unix_ns: int
+    end_unix_ns: int
+    method: str
+    path: str
+    endpoint: str
+    operation: str | None
+    model: str | None
+    tier: str
+    streaming: bool
+    status: int
+    outcome: Outcome
+    duration_ns: int
+    error_type: str | None = None
+    model_digest: str | None = None
+    done_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    ttft_ns: int | None = None
+    ollama: OllamaTimings = field(default_factory=OllamaTimings)
+    placement: Placement = UNKNOWN_PLACEMENT
+    request_sha256: str | None = None
+    response_sha256: str | None = None
+    response_bytes: int = 0
+    agreement_id: str | None = None
+    activity_id: str | None = None
+
+
+class RecordSink(Protocol):
+    """Consumes finished records. `submit` is called on the event loop and must not block."""
+
+    def submit(self, record: RequestRecord) -> None: ...
+
+
+class ModelInfo(Protocol):
+    """What the proxy may ask about a model while a request runs; answers come from caches."""
+
+    def digest(self, model: str) -> str | None: ...
+
+    def placement(self, model: str) -> Placement: ...
