@@ -1,0 +1,98 @@
+"""Receipts benchmark: sustained receipts/s (sign, log, store), audit time, bytes per receipt.
+
+    .venv/bin/python benchmarks/receipts.py [--records 20000] [--audit 100000] [--workers N]
+
+Prints a table. The audit time for 1M receipts is extrapolated linearly from `--audit` receipts
+unless `--audit 1000000` is given (the row says which). `proxy_p99_column()` is the hook the
+proxy benchmark calls to add its "p99 with receipts on vs off" column; it is not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from receipts import ReceiptService
+from receipts._audit import audit
+from receipts._store import iter_entries
+from receipts._store_duckdb import DuckDBStore
+from tests.receipts._support import config, record
+
+
+def sustained(data_dir: Path, n: int) -> tuple[float, int]:
+    """Receipts per second from the first submit until all n are stored and checkpointed."""
+    records = [record(i) for i in range(n)]
+    service = ReceiptService(config(data_dir, flush_interval_seconds=0.2))
+    service.start()
+    started = time.perf_counter()
+    for r in records:
+        service.submit(r)
+    service.flush(600, checkpoint=True)
+    elapsed = time.perf_counter() - started
+    service.stop()
+    size = os.path.getsize(data_dir / "receipts.duckdb")
+    return n / elapsed, size
+
+
+def audit_time(data_dir: Path, workers: int | None) -> tuple[float, int]:
+    service = ReceiptService(config(data_dir))
+    service.start()
+    key = service.signer.verifier()
+    service.stop()
+    store = DuckDBStore(data_dir / "receipts.duckdb", read_only=True)
+    started = time.perf_counter()
+    report = audit(iter_entries(store), store.checkpoints(), key, workers=workers)
+    elapsed = time.perf_counter() - started
+    store.close()
+    if not report.ok:
+        raise SystemExit(f"audit failed: {report.problems[0]}")
+    return elapsed, report.receipts
+
+
+def proxy_p99_column() -> None:
+    """Placeholder for the lead's proxy benchmark: it owns the receipts on/off p99 column."""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument(
+        "--audit",
+        type=int,
+        default=0,
+        help="log size for the audit run (default: the --records log)",
+    )
+    parser.add_argument("--workers", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        rate, size = sustained(data, args.records)
+        if args.audit > args.records:
+            sustained(data, args.audit - args.records)  # grow the same log
+        seconds, audited = audit_time(data, args.workers or None)
+    rows = [
+        ("sustained receipts/s (sign+log+store)", f"{rate:,.0f}", ">= 5,000"),
+        ("bytes per receipt on disk", f"{size / args.records:,.0f}", "< 1,024"),
+        (f"audit of {audited:,} receipts", f"{seconds:.1f} s", ""),
+        (
+            "audit of 1M receipts" + ("" if audited >= 1_000_000 else " (extrapolated)"),
+            f"{seconds * 1_000_000 / audited:.0f} s",
+            "< 120 s",
+        ),
+        ("CPUs", str(os.cpu_count()), ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'metric':<{width}}  {'value':>12}  goal")
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>12}  {goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The Prometheus collector: reads the last GPU snapshot and Ollama view, never a driver.
+
+Per-GPU series carry `gpu`, `uuid`, `name`, `vendor`. A device that is down keeps only its
+`hw_gpu_up 0` series; a field a device does not support is absent, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporters import metric_names as m
+from exporters._ollama import OllamaView
+from exporters._sampler import GpuSnapshot
+from exporters._source import GpuReading
+
+_GPU_LABELS = [m.LABEL_GPU, m.LABEL_UUID, m.LABEL_NAME, m.LABEL_VENDOR]
+
+
+def _labels(d: GpuReading) -> list[str]:
+    return [str(d.index), d.uuid, d.name, d.vendor]
+
+
+class GpuCollector(Collector):
+    """Turns `GpuSnapshot` and `OllamaView` into metric families on each scrape."""
+
+    def __init__(
+        self, gpu: Callable[[], GpuSnapshot], ollama: Callable[[], OllamaView | None]
+    ) -> None:
+        self._gpu = gpu
+        self._ollama = ollama
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield from gpu_families(self._gpu())
+        view = self._ollama()
+        if view is not None:
+            yield from ollama_families(view)
+
+
+def _gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=[*_GPU_LABELS, *extra])
+
+
+def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
+    backend = GaugeMetricFamily(
+        m.GPU_BACKEND_UP,
+        "1 when the GPU backend is in use, 0 with the reason it is not.",
+        labels=[m.LABEL_BACKEND, m.LABEL_REASON],
+    )
+    for state in snap.backends:
+        backend.add_metric([state.backend, state.reason], 1.0 if state.up else 0.0)
+    yield backend
+    yield GaugeMetricFamily(
+        m.GPU_DEVICES, "GPUs found by the active backend.", value=float(len(snap.devices))
+    )
+    errors = CounterMetricFamily(
+        m.GPU_SAMPLE_ERRORS,
+        "GPU sampling failures by backend and reason.",
+        labels=[m.LABEL_BACKEND, m.LABEL_REASON],
+    )
+    for b, reason, count in snap.errors:
+        errors.add_metric([b, reason], float(count))
+    yield errors
+    if snap.sample_seconds is not None:
+        yield GaugeMetricFamily(
+            m.GPU_SAMPLE_DURATION, "Duration of the last sampling round.", value=snap.sample_seconds
+        )
+
+    up = _gauge(m.GPU_UP, "1 when the GPU answers, 0 when it is lost, hung or failing.")
+    util = _gauge(m.GPU_UTILIZATION, "Fraction of time the GPU was busy (0-1).")
+    used = _gauge(m.GPU_MEMORY_USAGE, "GPU memory in use.")
+    limit = _gauge(m.GPU_MEMORY_LIMIT, "GPU memory size.")
+    temp = _gauge(m.GPU_TEMPERATURE, "GPU temperature by sensor.", ("sensor",))
+    power = _gauge(m.GPU_POWER, "GPU power draw.")
+    cap = _gauge(m.GPU_POWER_LIMIT, "Enforced GPU power limit.")
+    energy = CounterMetricFamily(
+        m.GPU_ENERGY, "Energy used since the driver loaded.", labels=_GPU_LABELS
+    )
+    clock = _gauge(m.GPU_CLOCK, "Current clock frequency.", ("clock",))
+    events = _gauge(
+        m.GPU_CLOCK_EVENT, "1 while this reason holds the clocks down.", (m.LABEL_REASON,)
+    )
+    ecc = CounterMetricFamily(
+        m.GPU_ERRORS,
+        "ECC memory errors since the driver loaded.",
+        labels=[*_GPU_LABELS, "error_type"],
+    )
+    procs = _gauge(m.GPU_PROCESSES, "Compute processes on the GPU.")
+    ollama_mem = _gauge(m.GPU_OLLAMA_MEMORY, "GPU memory used by Ollama's processes.")
+    for d in snap.devices:
+        labels = _labels(d)
+        up.add_metric(labels, 1.0 if d.healthy else 0.0)
+        if d.memory_total_bytes is not None:
+            limit.add_metric(labels, float(d.memory_total_bytes))
+        if not d.healthy:
+            continue
+        _opt(util, labels, d.utilization_ratio)
+        _opt(used, labels, d.memory_used_bytes)
+        _opt(power, labels, d.power_watts)
+        _opt(cap, labels, d.power_limit_watts)
+        if d.energy_joules is not None:
+            energy.add_metric(labels, d.energy_joules)
+        for sensor, celsius in d.temperatures_celsius:
+            temp.add_metric([*labels, sensor], celsius)
+        _opt(clock, [*labels, "sm"], d.sm_clock_hertz)
+        _opt(clock, [*labels, "memory"], d.memory_clock_hertz)
+        for reason, active in d.clock_events or ():
+            events.add_metric([*labels, reason], 1.0 if active else 0.0)
+        if d.ecc_corrected_errors is not None:
+            ecc.add_metric([*labels, "corrected"], float(d.ecc_corrected_errors))
+        if d.ecc_uncorrected_errors is not None:
+            ecc.add_metric([*labels, "uncorrected"], float(d.ecc_uncorrected_errors))
+        if d.processes is not None:
+            procs.add_metric(labels, float(len(d.processes)))
+            mine = [p.used_memory_bytes for p in d.processes if p.ollama]
+            if mine and all(b is not None for b in mine):
+                ollama_mem.add_metric(labels, float(sum(b for b in mine if b is not None)))
+    yield from (
+        up,
+        util,
+        used,
+        limit,
+        temp,
+        power,
+        cap,
+        energy,
+        clock,
+        events,
+        ecc,
+        procs,
+        ollama_mem,
+    )
+
+
+def _opt(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:
+    if value is not None:
+        family.add_metric(labels, float(value))
+
+
+def ollama_families(view: OllamaView) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        m.OLLAMA_UP,
+        "1 when the last poll of Ollama's API succeeded.",
+        value=1.0 if view.up else 0.0,
+    )
+    if view.version is not None:
+        info = GaugeMetricFamily(m.OLLAMA_INFO, "Ollama's version.", labels=["version"])
+        info.add_metric([view.version], 1.0)
+        yield info
+    if not view.up:
+        return
+    yield GaugeMetricFamily(
+        m.MODELS_LOADED, "Models Ollama has loaded (/api/ps).", value=float(len(view.loaded))
+    )
+    size = GaugeMetricFamily(
+        m.MODEL_SIZE, "Memory footprint of a loaded model.", labels=[m.LABEL_MODEL]
+    )
+    vram = GaugeMetricFamily(
+        m.MODEL_VRAM, "Part of a loaded model resident in GPU memory.", labels=[m.LABEL_MODEL]
+    )
+    for model in view.loaded:
+        size.add_metric([model.name], float(model.size_bytes))
+        vram.add_metric([model.name], float(model.size_vram_bytes))
+    yield size
+    yield vram

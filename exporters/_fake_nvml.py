@@ -1,0 +1,218 @@
+"""A scenario fake of the `pynvml` module, for tests and the benchmark (gpu.md §7).
+
+It offers the module-level functions `NvmlSource` calls and raises the binding's real exception
+classes (`pynvml.NVMLError_GpuIsLost`, ...), which exist without any GPU. Scenarios are set on
+the instance: `FakeNvml.h100s(8)`, then `lose(3)`, `unsupported`, `hang(2)`, `library_missing`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import pynvml
+
+NVMLError = pynvml.NVMLError
+nvmlMemory_v2 = pynvml.nvmlMemory_v2
+NVML_TEMPERATURE_GPU = pynvml.NVML_TEMPERATURE_GPU
+NVML_CLOCK_SM = pynvml.NVML_CLOCK_SM
+NVML_CLOCK_MEM = pynvml.NVML_CLOCK_MEM
+NVML_VOLATILE_ECC = pynvml.NVML_VOLATILE_ECC
+NVML_MEMORY_ERROR_TYPE_CORRECTED = pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED
+NVML_MEMORY_ERROR_TYPE_UNCORRECTED = pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED
+
+
+@dataclass(frozen=True)
+class _Memory:
+    total: int
+    used: int
+    free: int
+
+
+@dataclass(frozen=True)
+class _Util:
+    gpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class _Pci:
+    busId: str
+
+
+@dataclass(frozen=True)
+class _Process:
+    pid: int
+    usedGpuMemory: int | None
+
+
+@dataclass
+class FakeDevice:
+    """One fake GPU; values in NVML's own units (bytes, %, °C, mW, mJ, MHz)."""
+
+    name: str = "NVIDIA H100 80GB HBM3"
+    uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
+    bus_id: str = "00000000:18:00.0"
+    memory_total: int = 85_520_809_984
+    memory_used: int = 1_048_576
+    util_gpu: int = 0
+    util_memory: int = 0
+    temperature: int = 31
+    power_mw: int = 70_500
+    power_limit_mw: int = 700_000
+    energy_mj: int = 123_456_789
+    sm_mhz: int = 345
+    mem_mhz: int = 2619
+    clock_events: int = 0x1
+    ecc: tuple[int, int] = (0, 0)
+    processes: list[tuple[int, int | None]] = field(default_factory=list)
+    unsupported: set[str] = field(default_factory=set)
+    lost: bool = False
+
+
+class FakeNvml:
+    """Stands in for the `pynvml` module."""
+
+    NVMLError = NVMLError
+    nvmlMemory_v2 = nvmlMemory_v2
+    NVML_TEMPERATURE_GPU = NVML_TEMPERATURE_GPU
+    NVML_CLOCK_SM = NVML_CLOCK_SM
+    NVML_CLOCK_MEM = NVML_CLOCK_MEM
+    NVML_VOLATILE_ECC = NVML_VOLATILE_ECC
+    NVML_MEMORY_ERROR_TYPE_CORRECTED = NVML_MEMORY_ERROR_TYPE_CORRECTED
+    NVML_MEMORY_ERROR_TYPE_UNCORRECTED = NVML_MEMORY_ERROR_TYPE_UNCORRECTED
+
+    def __init__(self, devices: list[FakeDevice] | None = None) -> None:
+        self.devices = devices if devices is not None else []
+        self.init_error: int | None = None
+        self.driver_version = "560.35.03"
+        self.cuda_version = 12060
+        self.initialised = 0
+        self.calls = 0
+        self._hangs: dict[int, threading.Event] = {}
+
+    @classmethod
+    def h100s(cls, count: int) -> FakeNvml:
+        return cls(
+            [
+                FakeDevice(
+                    uuid=f"GPU-6a1c2e3f-0000-0000-0000-{i:012d}",
+                    bus_id=f"00000000:{0x18 + i:02X}:00.0",
+                    memory_used=1_048_576 * (100 + i),
+                    util_gpu=10 * (i % 10),
+                    temperature=30 + i,
+                )
+                for i in range(count)
+            ]
+        )
+
+    # Scenario switches.
+    def library_missing(self) -> FakeNvml:
+        self.init_error = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+        return self
+
+    def lose(self, index: int, lost: bool = True) -> None:
+        self.devices[index].lost = lost
+
+    def hang(self, index: int) -> threading.Event:
+        """Make every call on device `index` block until the returned event is set."""
+        gate = threading.Event()
+        self._hangs[index] = gate
+        return gate
+
+    def release(self, index: int) -> None:
+        gate = self._hangs.pop(index, None)
+        if gate is not None:
+            gate.set()
+
+    # The pynvml surface.
+    def nvmlInit(self) -> None:
+        self.calls += 1
+        if self.init_error is not None:
+            raise NVMLError(self.init_error)
+        self.initialised += 1
+
+    def nvmlShutdown(self) -> None:
+        self._check_init()
+        self.initialised -= 1
+
+    def nvmlDeviceGetCount(self) -> int:
+        self._check_init()
+        return len(self.devices)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        self._check_init()
+        return index
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        self._check_init()
+        return self.driver_version
+
+    def nvmlSystemGetCudaDriverVersion(self) -> int:
+        self._check_init()
+        return self.cuda_version
+
+    def nvmlDeviceGetName(self, h: int) -> str:
+        return self._dev(h, "name").name
+
+    def nvmlDeviceGetUUID(self, h: int) -> str:
+        return self._dev(h, "uuid").uuid
+
+    def nvmlDeviceGetPciInfo(self, h: int) -> _Pci:
+        return _Pci(self._dev(h, "nvmlDeviceGetPciInfo").bus_id)
+
+    def nvmlDeviceGetMemoryInfo(self, h: int, version: int | None = None) -> _Memory:
+        d = self._dev(h, "nvmlDeviceGetMemoryInfo_v2" if version else "nvmlDeviceGetMemoryInfo")
+        return _Memory(d.memory_total, d.memory_used, d.memory_total - d.memory_used)
+
+    def nvmlDeviceGetUtilizationRates(self, h: int) -> _Util:
+        d = self._dev(h, "nvmlDeviceGetUtilizationRates")
+        return _Util(d.util_gpu, d.util_memory)
+
+    def nvmlDeviceGetTemperature(self, h: int, sensor: int) -> int:
+        return self._dev(h, "nvmlDeviceGetTemperature").temperature
+
+    def nvmlDeviceGetPowerUsage(self, h: int) -> int:
+        return self._dev(h, "nvmlDeviceGetPowerUsage").power_mw
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h: int) -> int:
+        return self._dev(h, "nvmlDeviceGetEnforcedPowerLimit").power_limit_mw
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> int:
+        return self._dev(h, "nvmlDeviceGetTotalEnergyConsumption").energy_mj
+
+    def nvmlDeviceGetClockInfo(self, h: int, kind: int) -> int:
+        d = self._dev(h, "nvmlDeviceGetClockInfo")
+        return d.sm_mhz if kind == NVML_CLOCK_SM else d.mem_mhz
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, h: int) -> int:
+        return self._dev(h, "nvmlDeviceGetCurrentClocksEventReasons").clock_events
+
+    def nvmlDeviceGetTotalEccErrors(self, h: int, kind: int, counter: int) -> int:
+        return self._dev(h, "nvmlDeviceGetTotalEccErrors").ecc[kind]
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[_Process]:
+        d = self._dev(h, "nvmlDeviceGetComputeRunningProcesses")
+        return [_Process(pid, used) for pid, used in d.processes]
+
+    def _check_init(self) -> None:
+        if self.initialised <= 0:
+            raise NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+
+    def _dev(self, handle: int, function: str) -> FakeDevice:
+        self.calls += 1
+        self._check_init()
+        gate = self._hangs.get(handle)
+        if gate is not None:
+            gate.wait()
+        device = self.devices[handle]
+        if device.lost:
+            raise NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        if function in device.unsupported:
+            code = (
+                pynvml.NVML_ERROR_FUNCTION_NOT_FOUND
+                if function.endswith("_v2")
+                else pynvml.NVML_ERROR_NOT_SUPPORTED
+            )
+            raise NVMLError(code)
+        return device

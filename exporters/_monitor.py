@@ -1,0 +1,203 @@
+"""`GpuMonitor`: GPU sampling, Ollama's residency, placement decisions and their metrics.
+
+It is the `ModelInfo` and a `RecordSink` the proxy is wired to. Every method the proxy calls
+(`placement`, `digest`, `note_request`, `submit`, `readiness`) is a dictionary lookup on state
+the background loops keep fresh; none waits on Ollama or a driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter
+
+from exporters import metric_names as m
+from exporters._collector import GpuCollector
+from exporters._ollama import (
+    AiohttpOllamaClient,
+    ModelResidency,
+    OllamaClient,
+    OllamaUnavailable,
+    OllamaView,
+    model_key,
+    parse_ps,
+    parse_tags,
+    parse_version,
+)
+from exporters._probe import default_sources
+from exporters._processor import decide, gpu_refs
+from exporters._sampler import CPU_BACKEND, GpuSampler, GpuSnapshot
+from exporters._source import GpuSource
+from telemetry import Config, GpuRef, Placement, Processor, RequestRecord, spawn
+
+log = logging.getLogger(__name__)
+
+_FAST_POLL_SECONDS = 0.25
+_WANTED_FOR_SECONDS = 60.0
+_VERSION_EVERY_SECONDS = 60.0
+_TAGS_EVERY_SECONDS = 30.0
+
+
+class GpuMonitor:
+    """Implements `telemetry.ModelInfo` and `telemetry.RecordSink`."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: CollectorRegistry,
+        *,
+        sources: Sequence[GpuSource] | None = None,
+        ollama: OllamaClient | None = None,
+        hang_timeout: float = 5.0,
+        reprobe_interval: float = 60.0,
+    ) -> None:
+        self._config = config
+        self._enabled = config.gpu.enabled
+        self._sampler = GpuSampler(
+            list(sources) if sources is not None else default_sources(),
+            config.gpu.sample_interval_seconds,
+            hang_timeout=hang_timeout,
+            reprobe_interval=reprobe_interval,
+        )
+        self._own_client = ollama is None
+        self._ollama: OllamaClient = ollama or AiohttpOllamaClient(config.proxy.upstream)
+        self._view: OllamaView | None = None
+        self._residency: dict[str, ModelResidency] = {}
+        self._digests: dict[str, str] = {}
+        self._wanted: dict[str, float] = {}
+        self._refs_for: GpuSnapshot | None = None
+        self._refs: tuple[GpuRef, ...] = ()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        registry.register(GpuCollector(self._snapshot, lambda: self._view))
+        self._by_processor = Counter(
+            m.REQUESTS_BY_PROCESSOR,
+            "Inference requests by the processor that served the model.",
+            [m.LABEL_PROCESSOR, "tier"],
+            registry=registry,
+        )
+        for tier in config.tiers:
+            for processor in Processor:
+                self._by_processor.labels(processor.value, tier.name)
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        if self._enabled:
+            self._sampler.start()
+        self._wake = asyncio.Event()
+        self._task = spawn(self._poll_loop(), name="ollama-residency-poll")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._enabled:
+            await asyncio.to_thread(self._sampler.stop)
+        if self._own_client and isinstance(self._ollama, AiohttpOllamaClient):
+            await self._ollama.close()
+
+    def readiness(self) -> tuple[bool, str]:
+        if not self._enabled:
+            return True, "gpu: monitoring disabled"
+        required = self._config.gpu.require_gpu
+        snap = self._sampler.snapshot
+        if snap.rounds == 0:
+            return not required, "gpu: probe pending"
+        healthy = len(snap.healthy)
+        if healthy:
+            return True, f"gpu: {healthy}/{len(snap.devices)} healthy via {snap.backend}"
+        if snap.backend == CPU_BACKEND:
+            why = ", ".join(f"{s.backend} {s.reason}" for s in snap.backends if not s.up)
+            detail = f"gpu: none found ({why or 'no backend'}); CPU fallback"
+        else:
+            detail = f"gpu: no healthy GPU of {len(snap.devices)} via {snap.backend}"
+        return (False, detail + "; require_gpu is set") if required else (True, detail)
+
+    def digest(self, model: str) -> str | None:
+        key = model_key(model)
+        residency = self._residency.get(key)
+        if residency is not None and residency.digest is not None:
+            return residency.digest
+        found = self._digests.get(key)
+        if found is None:
+            self._want(key)
+        return found
+
+    def placement(self, model: str) -> Placement:
+        key = model_key(model)
+        residency = self._residency.get(key)
+        if residency is None:
+            self._want(key)
+        snap = self._snapshot()
+        if snap is not self._refs_for:
+            self._refs, self._refs_for = gpu_refs(snap.devices), snap
+        return decide(residency, snap, self._refs)
+
+    def note_request(self, model: str) -> None:
+        key = model_key(model)
+        if key not in self._residency:
+            self._want(key)
+
+    def submit(self, record: RequestRecord) -> None:
+        if record.model is None:
+            return
+        self._by_processor.labels(record.placement.processor.value, record.tier).inc()
+
+    @property
+    def snapshot(self) -> GpuSnapshot:
+        return self._snapshot()
+
+    def _snapshot(self) -> GpuSnapshot:
+        return self._sampler.snapshot if self._enabled else GpuSnapshot()
+
+    def _want(self, key: str) -> None:
+        if key not in self._wanted:
+            self._wanted[key] = time.monotonic() + _WANTED_FOR_SECONDS
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _poll_loop(self) -> None:
+        assert self._wake is not None
+        next_version = next_tags = 0.0
+        while True:
+            now = time.monotonic()
+            try:
+                if now >= next_version:
+                    version = parse_version(await self._ollama.get_json("/api/version"))
+                    next_version = now + _VERSION_EVERY_SECONDS
+                else:
+                    version = self._view.version if self._view else None
+                loaded = parse_ps(await self._ollama.get_json("/api/ps"))
+                self._residency = {model_key(r.name): r for r in loaded}
+                self._residency.update({model_key(r.model): r for r in loaded})
+                if now >= next_tags or any(k not in self._digests for k in self._wanted):
+                    self._digests = parse_tags(await self._ollama.get_json("/api/tags"))
+                    next_tags = now + _TAGS_EVERY_SECONDS
+                if self._view is not None and not self._view.up:
+                    log.info("Ollama answers again at its API")
+                self._view = OllamaView(True, version, loaded)
+            except OllamaUnavailable as exc:
+                if self._view is None or self._view.up:
+                    log.warning("Ollama API poll failed: %s", exc)
+                self._view = OllamaView(False, self._view.version if self._view else None)
+                next_version = 0.0
+            except Exception:  # the poller must survive anything Ollama sends
+                log.exception("Ollama API poll failed unexpectedly")
+            self._wanted = {
+                k: deadline
+                for k, deadline in self._wanted.items()
+                if deadline > now and k not in self._residency
+            }
+            interval = self._config.gpu.ollama_poll_interval_seconds
+            if self._wanted:
+                interval = min(interval, _FAST_POLL_SECONDS)
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)

@@ -1,0 +1,147 @@
+"""Ollama's own view: the API client seam, and `/api/ps`, `/api/tags`, `/api/version` parsing.
+
+`OllamaClient` is the seam; `AiohttpOllamaClient` talks HTTP, `FakeOllamaClient` answers from
+a dict for tests. Parsing is strict about types and lenient about missing fields (Ollama omits
+empty ones, ollama-api.md §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from exporters._errors import ExporterError
+
+
+class OllamaUnavailable(ExporterError):
+    """Ollama did not answer, or answered with something that is not its API."""
+
+
+class OllamaClient(Protocol):
+    async def get_json(self, path: str) -> object:
+        """GET `path` and return the decoded JSON; raises `OllamaUnavailable`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResidency:
+    """One `/api/ps` entry: a loaded model and how much of it is in GPU memory."""
+
+    name: str
+    model: str
+    size_bytes: int
+    size_vram_bytes: int
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaView:
+    """The last poll: whether Ollama answered, its version, and its loaded models."""
+
+    up: bool
+    version: str | None = None
+    loaded: tuple[ModelResidency, ...] = ()
+
+
+def model_key(name: str) -> str:
+    """`llama3` and `llama3:latest` name the same model."""
+    name = name.strip().lower()
+    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def parse_ps(body: object) -> tuple[ModelResidency, ...]:
+    """`/api/ps` → residencies; entries without a name or sizes are skipped."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("models", []), list):
+        raise OllamaUnavailable("bad_response", '/api/ps: expected {"models": [...]}')
+    out = []
+    for item in body.get("models") or []:
+        if not isinstance(item, Mapping):
+            continue
+        name = item.get("name") or item.get("model")
+        size, vram = _int(item.get("size")), _int(item.get("size_vram", 0))
+        if not isinstance(name, str) or size is None or vram is None:
+            continue
+        digest = item.get("digest")
+        out.append(
+            ModelResidency(
+                name=name,
+                model=str(item.get("model") or name),
+                size_bytes=size,
+                size_vram_bytes=vram,
+                digest=digest if isinstance(digest, str) and digest else None,
+            )
+        )
+    return tuple(out)
+
+
+def parse_tags(body: object) -> dict[str, str]:
+    """`/api/tags` → {model key: digest}."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("models", []), list):
+        raise OllamaUnavailable("bad_response", '/api/tags: expected {"models": [...]}')
+    digests = {}
+    for item in body.get("models") or []:
+        if isinstance(item, Mapping):
+            name, digest = item.get("name") or item.get("model"), item.get("digest")
+            if isinstance(name, str) and isinstance(digest, str) and digest:
+                digests[model_key(name)] = digest
+    return digests
+
+
+def parse_version(body: object) -> str | None:
+    version = body.get("version") if isinstance(body, Mapping) else None
+    return version if isinstance(version, str) and version else None
+
+
+class AiohttpOllamaClient:
+    """`OllamaClient` over one long-lived aiohttp session, created lazily on the loop."""
+
+    def __init__(self, base_url: str, *, timeout: float = 2.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def get_json(self, path: str) -> object:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(self._base + path) as response:
+                if response.status != 200:
+                    raise OllamaUnavailable("http_error", f"GET {path}: HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise OllamaUnavailable("unreachable", f"GET {path}: {exc!r}") from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class FakeOllamaClient:
+    """`OllamaClient` answering from `responses` (path → JSON); a missing path is unreachable."""
+
+    def __init__(self, responses: Mapping[str, object] | None = None) -> None:
+        self.responses: dict[str, object] = dict(responses or {})
+        self.requests: list[str] = []
+
+    async def get_json(self, path: str) -> object:
+        self.requests.append(path)
+        if path not in self.responses:
+            raise OllamaUnavailable("unreachable", f"fake Ollama has no {path}")
+        return self.responses[path]
+
+    def set_ps(self, *models: tuple[str, int, int]) -> None:
+        """Set `/api/ps` from (name, size, size_vram) triples."""
+        self.responses["/api/ps"] = {
+            "models": [
+                {"name": n, "model": n, "size": s, "size_vram": v, "digest": f"sha-{n}"}
+                for n, s, v in models
+            ]
+        }

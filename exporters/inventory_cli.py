@@ -1,0 +1,72 @@
+"""`ollama-sidecar inventory`: describe this host (GPUs, OS, runtime, Ollama, provider tier).
+
+Exit codes: 0 the inventory was printed (a host without GPU or Ollama is still a result);
+2 usage or configuration error (a bad `--config`, raised as `ConfigError` to the dispatcher).
+Table on stdout by default, `--json` for machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from exporters._inventory import HostInventory, gather, render
+from exporters._ollama import AiohttpOllamaClient
+from exporters._probe import default_sources
+from exporters._sampler import GpuSampler, GpuSnapshot
+from telemetry import SidecarError, Tier, load_config
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--upstream",
+        default=os.environ.get("OLLAMA_BASE_URL") or "http://127.0.0.1:11434",
+        help="Ollama's base URL",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="config file (for the tiers)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, env={})
+    sampler = GpuSampler(default_sources(), hang_timeout=10.0)
+    try:
+        snapshot = sampler.run_once()
+    finally:
+        sampler.stop(timeout=1.0)
+    inventory = asyncio.run(_gather(snapshot, config.tiers, args.upstream))
+    if args.json:
+        json.dump(inventory.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(inventory))
+    return 0
+
+
+async def _gather(snapshot: GpuSnapshot, tiers: tuple[Tier, ...], upstream: str) -> HostInventory:
+    client = AiohttpOllamaClient(upstream)
+    try:
+        return await gather(snapshot, tiers, client, upstream)
+    finally:
+        await client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point with the dispatcher's exit codes (2 for a bad config)."""
+    parser = argparse.ArgumentParser(prog="ollama-sidecar inventory")
+    configure(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except SidecarError as exc:
+        print(f"ollama-sidecar: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

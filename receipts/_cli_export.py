@@ -1,0 +1,42 @@
+"""`receipts export REQUEST_ID -o DIR`: the signed receipt and its offline tlog-proof."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from receipts._cli_source import LogSource
+from receipts._errors import FormatError
+
+
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser(
+        "export", parents=[parent], help="write DIR/REQUEST_ID.json and DIR/REQUEST_ID.tlog-proof"
+    )
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+
+
+def run(args: argparse.Namespace, source: LogSource | None) -> int:
+    assert source is not None
+    request_id: str = args.request_id
+    if not request_id or "/" in request_id or request_id.startswith("."):
+        raise FormatError(f"not a request ID: {request_id!r}")
+    row = source.receipt(request_id)
+    if row is None:
+        print(f"FAIL: {request_id}: unknown request ID", file=sys.stderr)
+        return 1
+    proof = source.proof(row)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+        receipt_path = args.output / f"{request_id}.json"
+        proof_path = args.output / f"{request_id}.tlog-proof"
+        receipt_path.write_bytes(row.raw)
+        proof_path.write_bytes(proof.to_bytes())
+    except OSError as exc:
+        raise FormatError(f"cannot write to {args.output}: {exc.strerror}") from None
+    print(f"wrote {receipt_path} and {proof_path}", file=sys.stderr)
+    return 0

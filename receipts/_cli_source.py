@@ -1,0 +1,225 @@
+"""Where the CLI reads the log from: the database file, or the admin API while the sidecar runs.
+
+`open_source` opens `DATA_DIR/receipts.duckdb` read-only; when a running sidecar holds it, it
+falls back to the admin API. An explicit `--admin URL` always means the API. The user does not
+have to care which: both sources answer the same questions.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Protocol
+
+from receipts._api import (
+    checkpoint_from_json,
+    row_from_json,
+    span_from_json,
+)
+from receipts._errors import FormatError, StoreError, VerificationError
+from receipts._keys import VerifierKey
+from receipts._merkle import MerkleTree
+from receipts._note import Checkpoint, SignedNote
+from receipts._proof import TlogProof
+from receipts._service import DATABASE_FILE, default_origin, open_signer
+from receipts._store import CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
+from receipts._store_duckdb import DuckDBStore, StoreLockedError
+
+DEFAULT_ADMIN = "http://127.0.0.1:11436"
+
+
+class NotCovered(VerificationError):
+    """The receipt is stored but no checkpoint covers it yet."""
+
+
+class LogSource(Protocol):
+    description: str
+
+    def verifier_key(self) -> VerifierKey: ...
+
+    def latest_checkpoint(self) -> bytes | None: ...
+
+    def checkpoints(self) -> list[CheckpointRow]: ...
+
+    def receipt(self, request_id: str) -> ReceiptRow | None: ...
+
+    def spans(self, row: ReceiptRow) -> list[SpanRow]: ...
+
+    def proof(self, row: ReceiptRow) -> TlogProof: ...
+
+    def entries(self, start: int, limit: int) -> list[ReceiptRow]: ...
+
+    def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]: ...
+
+    def close(self) -> None: ...
+
+
+class FileSource:
+    """The database file of a stopped sidecar, opened read-only."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.store = DuckDBStore(data_dir / DATABASE_FILE, read_only=True)
+        self.description = str(self.store.path)
+        self._tree: MerkleTree | None = None
+
+    def verifier_key(self) -> VerifierKey:
+        # The public key comes from the provider's key file, never from the database; the origin
+        # is the one the latest checkpoint names (the signature binds it to the key).
+        latest = self.latest_checkpoint()
+        origin = _origin_of(latest) if latest else ""
+        signer = open_signer(self.data_dir, origin, create=False)
+        if not origin:
+            signer = open_signer(
+                self.data_dir, default_origin(signer.verifier().public_key), create=False
+            )
+        return signer.verifier()
+
+    def latest_checkpoint(self) -> bytes | None:
+        latest = self.store.latest_checkpoint()
+        return latest.note if latest else None
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        return self.store.checkpoints()
+
+    def receipt(self, request_id: str) -> ReceiptRow | None:
+        return self.store.receipt(request_id)
+
+    def spans(self, row: ReceiptRow) -> list[SpanRow]:
+        return self.store.spans(row.trace_id)
+
+    def proof(self, row: ReceiptRow) -> TlogProof:
+        latest = self.store.latest_checkpoint()
+        if latest is None or latest.size <= row.seq:
+            raise NotCovered("not covered by a signed checkpoint yet (start the sidecar again)")
+        if self._tree is None:
+            self._tree = MerkleTree(self.store.leaf_hashes())
+        if self._tree.size < latest.size:
+            raise StoreError(f"log truncated: only {self._tree.size} of {latest.size} stored")
+        path = self._tree.inclusion_proof(row.seq, latest.size)
+        return TlogProof(index=row.seq, path=tuple(path), checkpoint=latest.note)
+
+    def entries(self, start: int, limit: int) -> list[ReceiptRow]:
+        return self.store.entries(start, limit)
+
+    def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
+        return self.store.receipts(query)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class ApiSource:
+    """The admin API of a running sidecar."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.description = self.base
+        self._timeout = timeout
+        self._key: dict[str, Any] = self._json("/receipts/pubkey")
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> bytes | None:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        try:
+            with urllib.request.urlopen(url, timeout=self._timeout) as response:
+                body: bytes = response.read()
+                return body
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise StoreError(f"{self.base}: {_error_text(exc)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise StoreError(
+                f"cannot reach the sidecar admin API at {self.base}: {reason}"
+            ) from None
+
+    def _json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = self._get(path, params)
+        if body is None:
+            raise StoreError(f"{self.base}{path}: not found (is this a sidecar with receipts?)")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise StoreError(f"{self.base}{path}: not a receipts API answer") from None
+        if not isinstance(data, dict):
+            raise StoreError(f"{self.base}{path}: not a receipts API answer")
+        return data
+
+    def verifier_key(self) -> VerifierKey:
+        return VerifierKey.parse(str(self._key["verifier_key"]))
+
+    def latest_checkpoint(self) -> bytes | None:
+        return self._get("/receipts/checkpoint", {"fresh": "1"})
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        data = self._json("/receipts/checkpoints")
+        return [checkpoint_from_json(cp) for cp in data["checkpoints"]]
+
+    def receipt(self, request_id: str) -> ReceiptRow | None:
+        body = self._get(f"/receipts/receipt/{urllib.parse.quote(request_id, safe='')}")
+        return row_from_json(json.loads(body)["receipt"]) if body is not None else None
+
+    def spans(self, row: ReceiptRow) -> list[SpanRow]:
+        data = self._json(f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}")
+        return [span_from_json(s) for s in data["spans"]]
+
+    def proof(self, row: ReceiptRow) -> TlogProof:
+        body = self._get(f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}/proof")
+        if body is None:
+            raise NotCovered("the sidecar does not know this receipt")
+        return TlogProof.parse(body)
+
+    def entries(self, start: int, limit: int) -> list[ReceiptRow]:
+        data = self._json("/receipts/entries", {"start": start, "limit": limit})
+        return [row_from_json(e) for e in data["entries"]]
+
+    def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
+        params = {
+            "since_ns": query.since_ns,
+            "until_ns": query.until_ns,
+            "model": query.model,
+            "outcome": query.outcome,
+            "limit": query.limit,
+        }
+        return [row_from_json(e) for e in self._json("/receipts/list", params)["receipts"]]
+
+    def close(self) -> None:
+        pass
+
+
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read())["error"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {exc.code}"
+
+
+def _origin_of(note: bytes) -> str:
+    try:
+        return Checkpoint.from_text(SignedNote.parse(note).text).origin
+    except FormatError:
+        return ""
+
+
+def open_source(data_dir: Path, admin: str | None) -> LogSource:
+    """The database file when it can be opened, else the admin API (`admin` forces the API)."""
+    if admin:
+        return ApiSource(admin)
+    try:
+        return FileSource(data_dir)
+    except StoreLockedError:
+        return ApiSource(DEFAULT_ADMIN)
+
+
+def resolve_key(keys: list[str] | None, source: LogSource | None) -> VerifierKey:
+    """`--key` when given (FormatError if malformed), else the provider's own key."""
+    if keys:
+        return VerifierKey.parse(keys[0])
+    if source is None:
+        raise FormatError("--key VKEY is required")
+    return source.verifier_key()

@@ -1,0 +1,162 @@
+"""`receipts verify`: receipt signature, inclusion in the latest checkpoint, checkpoint signature.
+
+    receipts verify REQUEST_ID...            from the log (file or admin API)
+    receipts verify --all                    every receipt in the log
+    receipts verify --proof P --receipt R --key VKEY    fully offline, from exported files
+
+One `OK`/`FAIL` line per receipt on stderr; `--json` prints one object per receipt on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from receipts._cli_source import LogSource, resolve_key
+from receipts._errors import FormatError, ReceiptsError, VerificationError
+from receipts._keys import VerifierKey
+from receipts._merkle import MerkleTree, leaf_hash, verify_inclusion
+from receipts._note import open_checkpoint
+from receipts._proof import TlogProof, verify_tlog_proof
+from receipts._receipt import SignedReceipt, verify_receipt
+
+_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    ok: bool
+    reason: str
+
+
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
+    p = sub.add_parser("verify", parents=[parent], help="verify receipts")
+    p.add_argument("request_ids", nargs="*", metavar="REQUEST_ID")
+    p.add_argument("--all", action="store_true", help="verify every receipt in the log")
+    p.add_argument("--proof", type=Path, help="a .tlog-proof file (offline mode)")
+    p.add_argument("--receipt", type=Path, help="a signed receipt .json file (offline mode)")
+    p.add_argument("--key", action="append", help="the provider's verifier key string")
+
+
+def verify_entry(raw: bytes, proof: TlogProof, key: VerifierKey, request_id: str | None) -> str:
+    """Check one receipt fully; returns a short success text, raises on any failure."""
+    receipt = SignedReceipt.parse(raw)
+    verify_receipt(receipt, key)
+    if request_id is not None and receipt.request_id != request_id:
+        raise VerificationError(f"stored receipt is for request {receipt.request_id!r}")
+    checkpoint = verify_tlog_proof(proof, raw, key)
+    return f"index {proof.index} in checkpoint of size {checkpoint.size}"
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def _offline(args: argparse.Namespace) -> list[Result]:
+    if not (args.proof and args.receipt and args.key):
+        raise FormatError("offline verification needs --proof FILE, --receipt FILE and --key VKEY")
+    key = resolve_key(args.key, None)
+    raw = _read(args.receipt, "receipt")
+    proof = TlogProof.parse(_read(args.proof, "proof"))
+    try:
+        return [Result(str(args.receipt), True, verify_entry(raw, proof, key, None))]
+    except VerificationError as exc:
+        return [Result(str(args.receipt), False, str(exc))]
+
+
+def _by_id(source: LogSource, key: VerifierKey, request_ids: list[str]) -> list[Result]:
+    results = []
+    for request_id in request_ids:
+        row = source.receipt(request_id)
+        if row is None:
+            results.append(Result(request_id, False, "unknown request ID"))
+            continue
+        try:
+            text = verify_entry(row.raw, source.proof(row), key, request_id)
+        except ReceiptsError as exc:
+            results.append(Result(request_id, False, str(exc)))
+        else:
+            results.append(Result(request_id, True, text))
+    return results
+
+
+def _all(source: LogSource, key: VerifierKey) -> list[Result]:
+    # The checkpoint is checked once; each receipt's inclusion is then proven against a tree
+    # recomputed from the receipt bytes themselves.
+    note = source.latest_checkpoint()
+    if note is None:
+        raise VerificationError("the log has no signed checkpoint")
+    checkpoint, _ = open_checkpoint(note, [key], origin=key.name)
+    rows: list[tuple[int, str, bytes]] = []
+    tree = MerkleTree()
+    start = 0
+    while page := source.entries(start, _PAGE):
+        for row in page:
+            tree.append(leaf_hash(row.raw))
+        rows.extend((r.seq, r.request_id, r.raw) for r in page)
+        start += len(page)
+    results: list[Result] = []
+    for seq, request_id, raw in rows:
+        try:
+            receipt = SignedReceipt.parse(raw)
+            verify_receipt(receipt, key)
+            if receipt.request_id != request_id:
+                raise VerificationError(f"stored receipt is for request {receipt.request_id!r}")
+            if seq != len(results):
+                raise VerificationError(f"stored at index {seq}, expected {len(results)}")
+            if seq >= checkpoint.size:
+                raise VerificationError("not covered by the latest checkpoint yet")
+            verify_inclusion(
+                leaf_hash(raw),
+                seq,
+                checkpoint.size,
+                tree.inclusion_proof(seq, checkpoint.size),
+                checkpoint.root,
+            )
+        except ReceiptsError as exc:
+            results.append(Result(request_id, False, str(exc)))
+        else:
+            results.append(
+                Result(request_id, True, f"index {seq} in checkpoint of size {checkpoint.size}")
+            )
+    if tree.size < checkpoint.size:
+        results.append(
+            Result(
+                "log",
+                False,
+                f"truncated: checkpoint covers {checkpoint.size} receipts, {tree.size} stored",
+            )
+        )
+    return results
+
+
+def run(args: argparse.Namespace, source: LogSource | None) -> int:
+    if args.proof or args.receipt:
+        results = _offline(args)
+    else:
+        if not args.all and not args.request_ids:
+            raise FormatError("give REQUEST_ID..., --all, or --proof/--receipt/--key")
+        assert source is not None
+        key = resolve_key(args.key, source)
+        results = _all(source, key) if args.all else _by_id(source, key, args.request_ids)
+    for r in results:
+        print(f"{'OK' if r.ok else 'FAIL'}: {r.name}: {r.reason}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"id": r.name, "ok": r.ok, "reason": r.reason}))
+    failed = sum(not r.ok for r in results)
+    if args.all:
+        print(f"{len(results) - failed} OK, {failed} FAIL", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def needs_source(args: argparse.Namespace) -> bool:
+    return not (args.proof or args.receipt)

@@ -1,0 +1,215 @@
+"""Ed25519 keys: C2SP signed-note verifier key strings, the signer, and the private key file.
+
+A verifier key string is `<name>+<key ID as 8 hex digits>+<base64(type byte || public key)>`; the
+key ID is the first 4 bytes of SHA-256(name || "\\n" || type byte || public key). Base64 may hold
+`+`, so only the first two `+` separate fields. Go's signer key strings
+(`PRIVATE+KEY+<name>+<hex8>+<base64(type || seed)>`) are read by `parse_signer_key`.
+
+The private key lives in a PEM PKCS#8 file created with mode 0600; a key file that group or
+others may access is refused, the way ssh refuses such identity files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from receipts._errors import FormatError, KeyFileError, SignatureError
+
+ED25519 = 0x01
+COSIGNATURE_V1 = 0x04
+
+_KEY_TYPES = {ED25519: "ed25519", COSIGNATURE_V1: "cosignature/v1"}
+_PUBLIC_KEY_SIZE = 32
+_SIGNATURE_SIZE = 64
+
+
+def key_id(name: str, type_byte: int, public_key: bytes) -> bytes:
+    """The 4-byte C2SP key ID of a named key."""
+    data = name.encode() + b"\n" + bytes([type_byte]) + public_key
+    return hashlib.sha256(data).digest()[:4]
+
+
+def check_key_name(name: str) -> None:
+    """Raise FormatError unless `name` is a valid note key name (non-empty, no space, no `+`)."""
+    if not name or "+" in name or any(c.isspace() for c in name):
+        raise FormatError(f"invalid key name {name!r}: must be non-empty, no spaces and no '+'")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise FormatError("invalid key name: contains control characters")
+
+
+def b64decode(text: str, what: str) -> bytes:
+    """Strict, canonical standard base64 (with padding); FormatError naming `what` otherwise.
+
+    Canonical means unused trailing bits are zero, so each byte string has exactly one encoding
+    and no byte of a signed artifact can change without changing what it decodes to.
+    """
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise FormatError(f"bad base64 in {what}") from None
+    if base64.b64encode(data).decode("ascii") != text:
+        raise FormatError(f"bad base64 in {what}: not in canonical form")
+    return data
+
+
+def _parse_hex_id(text: str, what: str) -> bytes:
+    if len(text) != 8 or any(c not in "0123456789abcdef" for c in text):
+        raise FormatError(f"bad key ID in {what}: expected 8 lowercase hex digits")
+    return bytes.fromhex(text)
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A public key that checks note signatures: an Ed25519 log key or a cosignature/v1 key."""
+
+    name: str
+    key_id: bytes
+    type_byte: int
+    public_key: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> VerifierKey:
+        """Parse a C2SP verifier key string; FormatError names what is wrong."""
+        text = text.strip()
+        parts = text.split("+", 2)
+        if len(parts) != 3:
+            raise FormatError("bad verifier key: expected <name>+<hex8>+<base64>")
+        name, hex_id, b64 = parts
+        check_key_name(name)
+        kid = _parse_hex_id(hex_id, "verifier key")
+        raw = b64decode(b64, "verifier key")
+        if not raw:
+            raise FormatError("bad verifier key: no key type")
+        type_byte, public_key = raw[0], raw[1:]
+        if type_byte not in _KEY_TYPES:
+            raise FormatError(f"unsupported verifier key type 0x{type_byte:02x}")
+        if len(public_key) != _PUBLIC_KEY_SIZE:
+            raise FormatError(f"bad verifier key: public key must be {_PUBLIC_KEY_SIZE} bytes")
+        if key_id(name, type_byte, public_key) != kid:
+            raise FormatError(f"bad verifier key: key ID {hex_id} does not match the key")
+        return cls(name, kid, type_byte, public_key)
+
+    def __str__(self) -> str:
+        b64 = base64.b64encode(bytes([self.type_byte]) + self.public_key).decode()
+        return f"{self.name}+{self.key_id.hex()}+{b64}"
+
+    @property
+    def kind(self) -> str:
+        """`ed25519` or `cosignature/v1`."""
+        return _KEY_TYPES.get(self.type_byte, f"0x{self.type_byte:02x}")
+
+    def verify(self, message: bytes, signature: bytes) -> None:
+        """Check a raw Ed25519 signature over `message`; SignatureError if it does not hold."""
+        if len(signature) != _SIGNATURE_SIZE:
+            raise SignatureError(f"signature by {self.name} has the wrong length")
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            raise SignatureError(f"signature by {self.name} does not verify") from None
+
+
+class Signer:
+    """An Ed25519 private key together with its note key name (the log origin)."""
+
+    def __init__(self, private_key: Ed25519PrivateKey, name: str) -> None:
+        check_key_name(name)
+        self._private_key = private_key
+        self._public_key = private_key.public_key().public_bytes_raw()
+        self.name = name
+        self.key_id = key_id(name, ED25519, self._public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        """A 64-byte Ed25519 signature over `message`."""
+        return self._private_key.sign(message)
+
+    def verifier(self) -> VerifierKey:
+        return VerifierKey(self.name, self.key_id, ED25519, self._public_key)
+
+
+def parse_signer_key(text: str) -> Signer:
+    """Read Go's `PRIVATE+KEY+<name>+<hex8>+<base64(type || seed)>` signer key string."""
+    parts = text.strip().split("+", 4)
+    if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+        raise FormatError("bad signer key: expected PRIVATE+KEY+<name>+<hex8>+<base64>")
+    _, _, name, hex_id, b64 = parts
+    check_key_name(name)
+    kid = _parse_hex_id(hex_id, "signer key")
+    raw = b64decode(b64, "signer key")
+    if len(raw) != 1 + 32 or raw[0] != ED25519:
+        raise FormatError("bad signer key: expected an Ed25519 type byte and a 32-byte seed")
+    signer = Signer(Ed25519PrivateKey.from_private_bytes(raw[1:]), name)
+    if signer.key_id != kid:
+        raise FormatError(f"bad signer key: key ID {hex_id} does not match the key")
+    return signer
+
+
+def generate_key_file(path: Path) -> Ed25519PrivateKey:
+    """Create a new Ed25519 key as PEM PKCS#8 at `path`, mode 0600; never overwrites.
+
+    A missing parent directory is created with mode 0700. KeyFileError if the file exists or
+    cannot be written.
+    """
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"key file {path} already exists; not overwriting it") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot create key file {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, pem)
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise KeyFileError(f"cannot write key file {path}: {exc.strerror}") from None
+    os.close(fd)
+    return private_key
+
+
+def load_key_file(path: Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 key at `path`, refusing files that group or others can access."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise KeyFileError(
+            f"key file {path} does not exist; create one with `receipts keygen`"
+        ) from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyFileError(f"key file {path} is not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise KeyFileError(
+            f"key file {path} has mode {mode:04o} and is accessible by group or others; "
+            f"run `chmod 600 {path}`"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise KeyFileError(f"key file {path} is not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"key file {path} does not hold an Ed25519 key")
+    return key

@@ -1,0 +1,246 @@
+"""The receipt: a versioned, canonical (RFC 8785) and Ed25519-signed record of one request.
+
+Signed bytes (the log entry, stored and hashed exactly as they are):
+
+    JCS({"receipt": <body>,
+         "signature": {"alg": "ed25519", "key": "<key ID, 8 hex digits>", "sig": "<base64>"}})
+
+The signature covers `b"ollama-sidecar receipt v1\\n" + JCS(body)`, so a receipt signature can
+never pass for a note or checkpoint signature made by the same key. The body follows
+docs/decisions/0005-receipt-format.md: a field that is not available is omitted (never null),
+ASCII keys, no floats, integers within +/-(2^53 - 1), nanosecond values as decimal strings.
+Content appears only as the salted SHA-256 commitments the proxy computed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from receipts._errors import FormatError, SignatureError
+from receipts._jcs import MAX_SAFE_INT, canonical
+from receipts._keys import Signer, VerifierKey, b64decode
+from telemetry import OllamaTimings, Placement, RequestRecord
+
+RECEIPT_VERSION = 1
+SIGNATURE_ALG = "ed25519"
+_DOMAIN = b"ollama-sidecar receipt v1\n"
+_SIGNATURE_KEYS = frozenset({"alg", "key", "sig"})
+
+
+def _ns(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: int | None, name: str) -> int | None:
+    if value is not None and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise ValueError(f"{name}={value} is outside the JSON safe integer range")
+    return value
+
+
+def _present(fields: dict[str, object]) -> dict[str, object]:
+    """Drop fields that are not available: None, and empty nested objects or lists."""
+    return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
+
+
+def _timings(t: OllamaTimings) -> dict[str, object]:
+    return _present(
+        {
+            "total_ns": _ns(t.total_ns),
+            "load_ns": _ns(t.load_ns),
+            "prompt_eval_ns": _ns(t.prompt_eval_ns),
+            "eval_ns": _ns(t.eval_ns),
+        }
+    )
+
+
+def _placement(p: Placement) -> dict[str, object]:
+    gpus = [
+        _present(
+            {
+                "vendor": g.vendor,
+                "name": g.name,
+                "uuid": g.uuid,
+                "memory_total_bytes": _int(g.memory_total_bytes, "memory_total_bytes"),
+            }
+        )
+        for g in p.gpus
+    ]
+    return _present(
+        {
+            "processor": p.processor.value,
+            "size_bytes": _int(p.size_bytes, "size_bytes"),
+            "size_vram_bytes": _int(p.size_vram_bytes, "size_vram_bytes"),
+            "gpus": gpus,
+        }
+    )
+
+
+def receipt_body(
+    record: RequestRecord,
+    *,
+    origin: str,
+    key_id: str,
+    agreement_id: str | None = None,
+    activity_id: str | None = None,
+) -> dict[str, object]:
+    """The receipt body for one finished request; fields that are not available are omitted.
+
+    `key_id` is the signer's key ID as 8 hex digits. `agreement_id` / `activity_id` are the
+    configured Golem IDs, used when the request did not carry its own (empty means none).
+    Raises ValueError only for integers a JSON verifier could not read exactly.
+    """
+    return _present(
+        {
+            "v": RECEIPT_VERSION,
+            "origin": origin,
+            "key_id": key_id,
+            "request_id": record.request_id,
+            "trace_id": record.trace_id,
+            "span_id": record.span_id,
+            "start_unix_ns": str(record.start_unix_ns),
+            "end_unix_ns": str(record.end_unix_ns),
+            "duration_ns": str(record.duration_ns),
+            "method": record.method,
+            "path": record.path,
+            "endpoint": record.endpoint,
+            "operation": record.operation,
+            "streaming": record.streaming,
+            "tier": record.tier,
+            "model": record.model,
+            "model_digest": record.model_digest,
+            "status": _int(record.status, "status"),
+            "outcome": record.outcome.value,
+            "error_type": record.error_type,
+            "done_reason": record.done_reason,
+            "input_tokens": _int(record.input_tokens, "input_tokens"),
+            "output_tokens": _int(record.output_tokens, "output_tokens"),
+            "ttft_ns": _ns(record.ttft_ns),
+            "ollama": _timings(record.ollama),
+            "placement": _placement(record.placement),
+            "request_sha256": record.request_sha256,
+            "response_sha256": record.response_sha256,
+            "response_bytes": _int(record.response_bytes, "response_bytes"),
+            "agreement_id": record.agreement_id or agreement_id or None,
+            "activity_id": record.activity_id or activity_id or None,
+        }
+    )
+
+
+def _message(body_bytes: bytes) -> bytes:
+    return _DOMAIN + body_bytes
+
+
+@dataclass(frozen=True)
+class SignedReceipt:
+    """A signed receipt: its body, its signature and the exact canonical bytes (the log entry)."""
+
+    body: Mapping[str, object]
+    signature: bytes
+    raw: bytes
+
+    @property
+    def request_id(self) -> str:
+        value = self.body.get("request_id")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def key_id(self) -> str:
+        """The signer's key ID (8 hex digits) as the signature block names it."""
+        return _parse_envelope(self.raw)[1]
+
+    @classmethod
+    def parse(cls, raw: bytes) -> SignedReceipt:
+        """Parse signed receipt bytes; FormatError unless they are exactly canonical."""
+        body, _, signature = _parse_envelope(raw)
+        return cls(body, signature, bytes(raw))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _reject_float(text: str) -> Any:
+    raise ValueError("floats are not allowed in receipts")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _parse_envelope(raw: bytes) -> tuple[dict[str, Any], str, bytes]:
+    """(body, key ID hex, signature) of canonical signed receipt bytes."""
+    try:
+        doc = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_float=_reject_float,
+            parse_constant=_reject_constant,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"receipt is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != {"receipt", "signature"}:
+        raise FormatError("receipt must be an object with exactly 'receipt' and 'signature'")
+    body, sig = doc["receipt"], doc["signature"]
+    if not isinstance(body, dict) or not isinstance(sig, dict) or set(sig) != _SIGNATURE_KEYS:
+        raise FormatError("receipt: 'receipt' must be an object, 'signature' {alg, key, sig}")
+    if body.get("v") != RECEIPT_VERSION:
+        raise FormatError(f"unsupported receipt version {body.get('v')!r}")
+    if not isinstance(body.get("request_id"), str):
+        raise FormatError("receipt has no request_id")
+    if sig["alg"] != SIGNATURE_ALG:
+        raise FormatError(f"unsupported receipt signature algorithm {sig['alg']!r}")
+    if not isinstance(sig["key"], str) or not isinstance(sig["sig"], str):
+        raise FormatError("receipt signature fields must be strings")
+    signature = b64decode(sig["sig"], "receipt signature")
+    if len(signature) != 64:
+        raise FormatError("receipt signature must be 64 bytes")
+    if canonical(doc) != raw:
+        raise FormatError("receipt bytes are not in canonical (RFC 8785) form")
+    return body, sig["key"], signature
+
+
+def sign_receipt(body: Mapping[str, object], signer: Signer) -> SignedReceipt:
+    """Sign a receipt body; the result's `raw` is what goes into the log and the store.
+
+    FormatError if the body holds floats, non-ASCII keys or unsafe integers.
+    """
+    if body.get("v") != RECEIPT_VERSION or not isinstance(body.get("request_id"), str):
+        raise FormatError(f"receipt body needs v={RECEIPT_VERSION} and a string request_id")
+    body_bytes = canonical(body)
+    signature = signer.sign(_message(body_bytes))
+    sig_block = {
+        "alg": SIGNATURE_ALG,
+        "key": signer.key_id.hex(),
+        "sig": base64.b64encode(signature).decode(),
+    }
+    # JCS sorts "receipt" before "signature", so this concatenation is the canonical envelope.
+    raw = b'{"receipt":' + body_bytes + b',"signature":' + canonical(sig_block) + b"}"
+    return SignedReceipt(json.loads(body_bytes), signature, raw)
+
+
+def verify_receipt(receipt: SignedReceipt, key: VerifierKey) -> None:
+    """Check that `key` signed `receipt.raw`; SignatureError (or FormatError) names the problem."""
+    body, kid, signature = _parse_envelope(receipt.raw)
+    if body != receipt.body or signature != receipt.signature:
+        raise SignatureError("receipt body or signature does not match its signed bytes")
+    if kid != key.key_id.hex() or body.get("key_id") != kid:
+        raise SignatureError(
+            f"receipt was signed by key {kid}, not by {key.name}+{key.key_id.hex()}"
+        )
+    if body.get("origin") != key.name:
+        raise SignatureError(f"receipt names log {body.get('origin')!r}, not {key.name!r}")
+    try:
+        key.verify(_message(canonical(body)), signature)
+    except SignatureError:
+        raise SignatureError(
+            f"receipt {body['request_id']} signature does not verify with {key.name}"
+        ) from None

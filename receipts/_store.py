@@ -1,0 +1,188 @@
+"""What the receipt log keeps on disk, behind a small Protocol, and an in-memory fake.
+
+The writer thread is the only caller of `write`; readers (admin API, CLI, audit) only read.
+`write` is all-or-nothing: either every row of a `Batch` is stored or none is, and a failure
+raises `StoreError`. Rows are keyed by the leaf index (`seq`), so a batch that is retried after an
+ambiguous failure can be trimmed to what is not stored yet (`size()`), never duplicated.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from receipts._errors import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptRow:
+    """One stored receipt: the exact signed bytes plus columns copied from the record."""
+
+    seq: int
+    request_id: str
+    leaf_hash: bytes
+    raw: bytes
+    trace_id: str
+    start_unix_ns: int
+    end_unix_ns: int
+    model: str | None
+    outcome: str
+    status: int
+    processor: str
+    input_tokens: int | None
+    output_tokens: int | None
+    duration_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    """One published checkpoint: its tree size and root and the exact signed note."""
+
+    size: int
+    root: bytes
+    note: bytes
+    created_unix_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRow:
+    """One finished OpenTelemetry span; `attributes` is a JSON object as text."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_unix_ns: int
+    end_unix_ns: int
+    attributes: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one group commit stores, in one transaction."""
+
+    receipts: tuple[ReceiptRow, ...] = ()
+    spans: tuple[SpanRow, ...] = ()
+    checkpoints: tuple[CheckpointRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptQuery:
+    """Filters for listing receipts; None means "any". Times are Unix nanoseconds."""
+
+    since_ns: int | None = None
+    until_ns: int | None = None
+    model: str | None = None
+    outcome: str | None = None
+    limit: int = 100
+
+
+class ReceiptStore(Protocol):
+    """Durable storage of receipts, checkpoints and spans."""
+
+    def write(self, batch: Batch) -> None: ...
+
+    def size(self) -> int: ...
+
+    def leaf_hashes(self, start: int = 0) -> list[bytes]: ...
+
+    def entries(self, start: int, limit: int) -> list[ReceiptRow]: ...
+
+    def receipt(self, request_id: str) -> ReceiptRow | None: ...
+
+    def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]: ...
+
+    def checkpoints(self) -> list[CheckpointRow]: ...
+
+    def latest_checkpoint(self) -> CheckpointRow | None: ...
+
+    def spans(self, trace_id: str) -> list[SpanRow]: ...
+
+    def close(self) -> None: ...
+
+
+def matches(row: ReceiptRow, query: ReceiptQuery) -> bool:
+    """Whether `row` passes the filters of `query` (the fake's and tests' reference semantics)."""
+    return (
+        (query.since_ns is None or row.start_unix_ns >= query.since_ns)
+        and (query.until_ns is None or row.start_unix_ns < query.until_ns)
+        and (query.model is None or row.model == query.model)
+        and (query.outcome is None or row.outcome == query.outcome)
+    )
+
+
+@dataclass
+class MemoryStore:
+    """The in-memory fake: same contract as the DuckDB store, nothing on disk.
+
+    `fail_writes` makes the next that many `write` calls raise `StoreError`, as a full disk would.
+    """
+
+    fail_writes: int = 0
+    writes: int = 0
+    _receipts: list[ReceiptRow] = field(default_factory=list)
+    _by_id: dict[str, ReceiptRow] = field(default_factory=dict)
+    _checkpoints: dict[int, CheckpointRow] = field(default_factory=dict)
+    _spans: list[SpanRow] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def write(self, batch: Batch) -> None:
+        with self._lock:
+            if self.fail_writes > 0:
+                self.fail_writes -= 1
+                raise StoreError("simulated store failure: no space left on device")
+            for expected, row in enumerate(batch.receipts, start=len(self._receipts)):
+                if row.seq != expected or row.request_id in self._by_id:
+                    raise StoreError(f"receipt {row.seq} does not extend the stored log")
+            self._receipts.extend(batch.receipts)
+            self._by_id.update((row.request_id, row) for row in batch.receipts)
+            self._checkpoints.update((cp.size, cp) for cp in batch.checkpoints)
+            self._spans.extend(batch.spans)
+            self.writes += 1
+
+    def size(self) -> int:
+        return len(self._receipts)
+
+    def leaf_hashes(self, start: int = 0) -> list[bytes]:
+        return [row.leaf_hash for row in self._receipts[start:]]
+
+    def entries(self, start: int, limit: int) -> list[ReceiptRow]:
+        return self._receipts[start : start + limit]
+
+    def receipt(self, request_id: str) -> ReceiptRow | None:
+        return self._by_id.get(request_id)
+
+    def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
+        found = [row for row in self._receipts if matches(row, query)]
+        return found[-query.limit :] if query.limit else []
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        return [self._checkpoints[size] for size in sorted(self._checkpoints)]
+
+    def latest_checkpoint(self) -> CheckpointRow | None:
+        return self._checkpoints[max(self._checkpoints)] if self._checkpoints else None
+
+    def spans(self, trace_id: str) -> list[SpanRow]:
+        return sorted(
+            (span for span in self._spans if span.trace_id == trace_id),
+            key=lambda span: span.start_unix_ns,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def iter_entries(
+    store: ReceiptStore, start: int = 0, page: int = 10_000
+) -> Iterator[Sequence[ReceiptRow]]:
+    """Every stored receipt from `start` on, in log order, a page at a time."""
+    while True:
+        rows = store.entries(start, page)
+        if not rows:
+            return
+        yield rows
+        start += len(rows)

@@ -1,0 +1,313 @@
+"""The receipt store in one DuckDB file (docs/decisions/0006-receipt-store.md).
+
+Tables: `receipts` (leaf index, request ID, leaf hash, the exact signed bytes and queryable
+columns), `checkpoints` (size, root, signed note), `spans` (finished OTel spans, joined to receipts
+on `trace_id`) and `meta` (schema version). Interior tree nodes are not stored: the writer rebuilds
+its `MerkleTree` from the leaf hashes at start (about 1.5 s per million leaves).
+
+DuckDB lets one process write. The sidecar opens the file read-write; the CLI opens it read-only
+and gets `StoreLockedError` while the sidecar holds it (then it asks the admin API instead).
+Every method takes its own cursor, so the writer thread and API reader threads can share a store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from receipts._errors import StoreError
+from receipts._store import Batch, CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS receipts (
+        seq BIGINT NOT NULL,
+        request_id VARCHAR NOT NULL UNIQUE,
+        leaf_hash BLOB NOT NULL,
+        raw BLOB NOT NULL,
+        trace_id VARCHAR NOT NULL,
+        start_unix_ns BIGINT NOT NULL,
+        end_unix_ns BIGINT NOT NULL,
+        model VARCHAR,
+        outcome VARCHAR NOT NULL,
+        status SMALLINT NOT NULL,
+        processor VARCHAR NOT NULL,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        duration_ns BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS checkpoints (
+        size BIGINT PRIMARY KEY,
+        root BLOB NOT NULL,
+        note BLOB NOT NULL,
+        created_unix_ns BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS spans (
+        trace_id VARCHAR NOT NULL,
+        span_id VARCHAR NOT NULL,
+        parent_span_id VARCHAR,
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        start_unix_ns BIGINT NOT NULL,
+        end_unix_ns BIGINT NOT NULL,
+        attributes JSON NOT NULL,
+        status VARCHAR NOT NULL)""",
+)
+
+_RECEIPT_COLUMNS = (
+    "seq, request_id, leaf_hash, raw, trace_id, start_unix_ns, end_unix_ns, model, outcome, "
+    "status, processor, input_tokens, output_tokens, duration_ns"
+)
+_RECEIPT_TYPES = (
+    "BIGINT",
+    "VARCHAR",
+    "BLOB",
+    "BLOB",
+    "VARCHAR",
+    "BIGINT",
+    "BIGINT",
+    "VARCHAR",
+    "VARCHAR",
+    "SMALLINT",
+    "VARCHAR",
+    "BIGINT",
+    "BIGINT",
+    "BIGINT",
+)
+_SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, start_unix_ns, end_unix_ns, attributes, status"
+)
+_SPAN_TYPES = (
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "VARCHAR",
+    "BIGINT",
+    "BIGINT",
+    "JSON",
+    "VARCHAR",
+)
+
+
+class StoreLockedError(StoreError):
+    """Another process (a running sidecar) holds the database."""
+
+
+def _unnest_insert(table: str, columns: str, types: tuple[str, ...]) -> str:
+    # One statement per table per batch: lists bound as parameters and unnested side by side are
+    # far faster than executemany.
+    values = ", ".join(f"unnest(?::{t}[])" for t in types)
+    return f"INSERT INTO {table} ({columns}) SELECT {values}"
+
+
+_INSERT_RECEIPTS = _unnest_insert("receipts", _RECEIPT_COLUMNS, _RECEIPT_TYPES)
+_INSERT_SPANS = _unnest_insert("spans", _SPAN_COLUMNS, _SPAN_TYPES)
+
+
+def _translate(path: Path, exc: duckdb.Error) -> StoreError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "lock" in text.lower():
+        return StoreLockedError(f"{path}: in use by another process (is the sidecar running?)")
+    return StoreError(f"{path}: {text}")
+
+
+class DuckDBStore:
+    """`ReceiptStore` on a DuckDB file; `read_only` for the CLI when the sidecar is stopped."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        if read_only and not path.is_file():
+            raise StoreError(f"{path}: no receipts database (wrong --data-dir?)")
+        try:
+            self._con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise _translate(path, exc) from exc
+        try:
+            if not read_only:
+                self._create()
+            version = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
+        except duckdb.Error as exc:
+            self._con.close()
+            raise StoreError(f"{path}: not a receipts database ({exc})") from exc
+        if version is None or version[0] != SCHEMA_VERSION:
+            self._con.close()
+            raise StoreError(f"{path}: unsupported receipts schema version {version}")
+
+    def _create(self) -> None:
+        cur = self._con.cursor()
+        try:
+            cur.execute("BEGIN")
+            for statement in _SCHEMA:
+                cur.execute(statement)
+            cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    def _one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or []).fetchone()
+        finally:
+            cur.close()
+
+    def _all(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or []).fetchall()
+        except duckdb.Error as exc:
+            raise _translate(self.path, exc) from exc
+        finally:
+            cur.close()
+
+    def write(self, batch: Batch) -> None:
+        cur = self._con.cursor()
+        try:
+            cur.execute("BEGIN")
+            if batch.receipts:
+                columns = list(zip(*(_receipt_tuple(r) for r in batch.receipts), strict=True))
+                cur.execute(_INSERT_RECEIPTS, [list(c) for c in columns])
+            if batch.spans:
+                columns = list(zip(*(_span_tuple(s) for s in batch.spans), strict=True))
+                cur.execute(_INSERT_SPANS, [list(c) for c in columns])
+            for cp in batch.checkpoints:
+                cur.execute(
+                    "INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)",
+                    [cp.size, cp.root, cp.note, cp.created_unix_ns],
+                )
+            cur.execute("COMMIT")
+        except duckdb.Error as exc:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the transaction is already gone; nothing to undo
+            raise _translate(self.path, exc) from exc
+        finally:
+            cur.close()
+
+    def size(self) -> int:
+        row = self._all("SELECT count(*) FROM receipts")[0]
+        return int(row[0])
+
+    def leaf_hashes(self, start: int = 0) -> list[bytes]:
+        rows = self._all("SELECT leaf_hash FROM receipts WHERE seq >= ? ORDER BY seq", [start])
+        return [bytes(r[0]) for r in rows]
+
+    def entries(self, start: int, limit: int) -> list[ReceiptRow]:
+        rows = self._all(
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE seq >= ? ORDER BY seq LIMIT ?",
+            [start, limit],
+        )
+        return [_receipt_row(r) for r in rows]
+
+    def receipt(self, request_id: str) -> ReceiptRow | None:
+        rows = self._all(
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE request_id = ?", [request_id]
+        )
+        return _receipt_row(rows[0]) if rows else None
+
+    def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if query.since_ns is not None:
+            where.append("start_unix_ns >= ?")
+            params.append(query.since_ns)
+        if query.until_ns is not None:
+            where.append("start_unix_ns < ?")
+            params.append(query.until_ns)
+        if query.model is not None:
+            where.append("model = ?")
+            params.append(query.model)
+        if query.outcome is not None:
+            where.append("outcome = ?")
+            params.append(query.outcome)
+        sql = (
+            f"SELECT * FROM (SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE {' AND '.join(where)}"
+            " ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+        )
+        return [_receipt_row(r) for r in self._all(sql, [*params, query.limit])]
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        rows = self._all("SELECT size, root, note, created_unix_ns FROM checkpoints ORDER BY size")
+        return [CheckpointRow(int(s), bytes(r), bytes(n), int(t)) for s, r, n, t in rows]
+
+    def latest_checkpoint(self) -> CheckpointRow | None:
+        rows = self._all(
+            "SELECT size, root, note, created_unix_ns FROM checkpoints ORDER BY size DESC LIMIT 1"
+        )
+        return (
+            CheckpointRow(int(rows[0][0]), bytes(rows[0][1]), bytes(rows[0][2]), int(rows[0][3]))
+            if rows
+            else None
+        )
+
+    def spans(self, trace_id: str) -> list[SpanRow]:
+        rows = self._all(
+            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_unix_ns",
+            [trace_id],
+        )
+        return [
+            SpanRow(t, s, p, n, k, int(a), int(b), str(attrs), st)
+            for t, s, p, n, k, a, b, attrs, st in rows
+        ]
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        except duckdb.Error as exc:
+            raise _translate(self.path, exc) from exc
+
+
+def _receipt_tuple(r: ReceiptRow) -> tuple[Any, ...]:
+    return (
+        r.seq,
+        r.request_id,
+        r.leaf_hash,
+        r.raw,
+        r.trace_id,
+        r.start_unix_ns,
+        r.end_unix_ns,
+        r.model,
+        r.outcome,
+        r.status,
+        r.processor,
+        r.input_tokens,
+        r.output_tokens,
+        r.duration_ns,
+    )
+
+
+def _span_tuple(s: SpanRow) -> tuple[Any, ...]:
+    return (
+        s.trace_id,
+        s.span_id,
+        s.parent_span_id,
+        s.name,
+        s.kind,
+        s.start_unix_ns,
+        s.end_unix_ns,
+        s.attributes,
+        s.status,
+    )
+
+
+def _receipt_row(r: tuple[Any, ...]) -> ReceiptRow:
+    return ReceiptRow(
+        seq=int(r[0]),
+        request_id=r[1],
+        leaf_hash=bytes(r[2]),
+        raw=bytes(r[3]),
+        trace_id=r[4],
+        start_unix_ns=int(r[5]),
+        end_unix_ns=int(r[6]),
+        model=r[7],
+        outcome=r[8],
+        status=int(r[9]),
+        processor=r[10],
+        input_tokens=r[11],
+        output_tokens=r[12],
+        duration_ns=int(r[13]),
+    )

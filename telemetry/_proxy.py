@@ -1,0 +1,359 @@
+"""The transparent proxy: every method and path forwarded to Ollama, streamed chunk by chunk.
+
+One long-lived aiohttp client (keep-alive pool) is built at start-up. Per request the proxy reads
+the (bounded) body, classifies the route, forwards with the Host rewritten, streams the answer back
+as it arrives while a sans-IO tap reads a copy, enforces the tier's timeouts with one rescheduled
+deadline, and hands one finished `RequestRecord` to every sink. Sink failures are counted, never
+turned into failed requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from telemetry._config import Config, Tier
+from telemetry._exchange import Exchange, FailureKind
+from telemetry._ids import request_id_from, valid_id
+from telemetry._metrics import ProxyMetrics
+from telemetry._record import ModelInfo, RecordSink
+from telemetry._routes import classify
+from telemetry._tap import Framing, StreamTap, framing_for
+from telemetry._tracing import Tracing, parent_context, traceparent_of
+from telemetry._wire import (
+    GOLEM_ACTIVITY,
+    GOLEM_AGREEMENT,
+    JSON_CONTENT_TYPE,
+    RECEIPT_SALT,
+    REQUEST_ID,
+    end_to_end,
+    error_body,
+    skipped_auto_headers,
+    stream_error,
+)
+
+log = logging.getLogger("ollama_sidecar.proxy")
+
+BLOB_PREFIX = "/api/blobs/"
+# Model management routes (pull, push, create, tags...) have no tier budget; a stalled upstream
+# still ends after this much silence.
+MANAGEMENT_IDLE_SECONDS = 300.0
+LARGE_BODY_BYTES = 1024 * 1024
+
+
+class ProxyResponse(web.StreamResponse):
+    """A response that adds no `Server` header of its own: Ollama sends none."""
+
+    def __init__(self, *, upstream_server: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._upstream_server = upstream_server
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        if not self._upstream_server:
+            self._headers.popall("Server", None)
+
+
+class Proxy:
+    def __init__(
+        self,
+        config: Config,
+        metrics: ProxyMetrics,
+        tracing: Tracing,
+        sinks: Sequence[tuple[str, RecordSink]] = (),
+        model_info: ModelInfo | None = None,
+        auth_token: bytes | None = None,
+        hash_content: bool = False,
+    ) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._tracing = tracing
+        self._sinks = tuple(sinks)
+        self._model_info = model_info
+        self._auth = b"Bearer " + auth_token if auth_token else None
+        self._hash_content = hash_content
+        upstream = URL(config.proxy.upstream)
+        self._base = str(upstream.origin()).rstrip("/")
+        self._upstream_host = upstream.raw_authority
+        self._session: aiohttp.ClientSession | None = None
+        self._sink_failures: dict[str, int] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "Proxy.start() was not awaited"
+        return self._session
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._config.proxy.max_connections, keepalive_timeout=30, ttl_dns_cache=60,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None), skip_auto_headers=(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # The request path -------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter_ns()
+        start_unix_ns = time.time_ns()
+        headers = request.headers
+        request_id = request_id_from(headers.get(REQUEST_ID))
+        path = request.path
+        method = request.method
+        ex = Exchange(request_id, method, path, started, start_unix_ns)
+        ex.agreement_id = _optional_id(headers.get(GOLEM_AGREEMENT))
+        ex.activity_id = _optional_id(headers.get(GOLEM_ACTIVITY))
+        if self._auth is not None and not _authorized(headers.get("Authorization"), self._auth):
+            return await self._refuse(request, ex, 401, "unauthorized")
+        body: bytes | None = None
+        streamed_upload = path.startswith(BLOB_PREFIX)
+        if not streamed_upload and request.body_exists:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return await self._refuse(request, ex, 413, "request body too large")
+        ex.route = route = classify(method, path, body)
+        tier = self._config.tier_for(route.model)
+        ex.tier = tier.name
+        if self._hash_content:
+            ex.start_hashing(os.urandom(16), body)
+        parent = parent_context(headers.get("traceparent"), headers.get("tracestate"))
+        span = self._tracing.start(route, method, start_unix_ns, parent)
+        ex.span = span
+        in_flight = self._metrics.in_flight.labels(tier.name)
+        in_flight.inc()
+        try:
+            return await self._forward(request, ex, tier, body, streamed_upload, span)
+        finally:
+            in_flight.dec()
+            self._finish(ex)
+
+    async def _forward(
+        self, request: web.Request, ex: Exchange, tier: Tier, body: bytes | None,
+        streamed_upload: bool, span: Any,
+    ) -> web.StreamResponse:
+        route = ex.route
+        assert route is not None
+        drop = frozenset({"host", "content-length"} if not streamed_upload else {"host"})
+        if self._auth is not None:
+            drop |= {"authorization"}
+        up_headers = end_to_end(request.headers, drop)
+        up_headers["Host"] = self._upstream_host
+        up_headers[REQUEST_ID] = ex.request_id
+        up_headers["traceparent"] = traceparent_of(span)
+        timeouts = tier.timeouts
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        if route.is_inference:
+            total_at = t0 + timeouts.total
+            if route.streaming and timeouts.ttft < timeouts.total:
+                first_at, first_kind = t0 + timeouts.ttft, FailureKind.TTFT
+            else:
+                first_at, first_kind = total_at, FailureKind.TOTAL
+        else:
+            total_at = float("inf")
+            first_at, first_kind = t0 + MANAGEMENT_IDLE_SECONDS, FailureKind.IDLE
+        idle = timeouts.idle if route.is_inference else MANAGEMENT_IDLE_SECONDS
+        ex.deadline_kind = first_kind
+        response: ProxyResponse | None = None
+        upstream: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout_at(first_at) as deadline:
+                upstream = await self.session.request(
+                    request.method,
+                    URL(self._base + request.raw_path, encoded=True),
+                    headers=up_headers,
+                    data=request.content if streamed_upload else _payload(body),
+                    skip_auto_headers=skipped_auto_headers(request.headers),
+                    allow_redirects=False,
+                    compress=None,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None, connect=timeouts.connect, sock_connect=timeouts.connect
+                    ),
+                )
+                ex.status = upstream.status
+                response = self._response_for(upstream, ex)
+                await response.prepare(request)
+                framing = framing_for(upstream.headers.get("Content-Type"))
+                tap = StreamTap(framing) if route.is_inference else None
+                ex.stream_tap = tap
+                ex.sse = framing is Framing.SSE
+                hasher = ex.response_hasher
+                first_content = False
+                async for chunk in upstream.content.iter_any():
+                    if tap is not None and tap.feed(chunk) and not first_content:
+                        first_content = True
+                        self._on_first_token(ex)
+                    if hasher is not None:
+                        hasher.update(chunk)
+                    ex.response_bytes += len(chunk)
+                    await response.write(chunk)
+                    now = loop.time()
+                    if first_content or not route.streaming:
+                        if now + idle < total_at:
+                            deadline.reschedule(now + idle)
+                            ex.deadline_kind = FailureKind.IDLE
+                        else:
+                            deadline.reschedule(total_at)
+                            ex.deadline_kind = FailureKind.TOTAL
+                await response.write_eof()
+                return response
+        except TimeoutError:
+            return await self._fail(request, ex, response, upstream, 504, ex.deadline_kind)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                return await self._fail(request, ex, response, upstream, 502, FailureKind.CONNECT)
+            return await self._fail(request, ex, response, upstream, 502, FailureKind.UNREACHABLE)
+        except aiohttp.ConnectionTimeoutError:
+            return await self._fail(request, ex, response, upstream, 504, FailureKind.CONNECT)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
+            if response is not None and response.prepared and _client_gone(request):
+                ex.cancel()
+                if upstream is not None:
+                    upstream.close()
+                raise asyncio.CancelledError from exc
+            return await self._fail(request, ex, response, upstream, 502,
+                                    FailureKind.DISCONNECTED)
+        except (aiohttp.ClientError, ValueError) as exc:
+            log.warning("upstream failed", extra={"fields": {
+                "request_id": ex.request_id, "error": type(exc).__name__}})
+            return await self._fail(request, ex, response, upstream, 502,
+                                    FailureKind.DISCONNECTED)
+        except asyncio.CancelledError:
+            ex.cancel()
+            if upstream is not None:
+                upstream.close()
+            raise
+        finally:
+            if upstream is not None:
+                upstream.release()
+
+    def _response_for(self, upstream: aiohttp.ClientResponse, ex: Exchange) -> ProxyResponse:
+        headers = end_to_end(upstream.headers)
+        headers[REQUEST_ID] = ex.request_id
+        if ex.salt is not None:
+            headers[RECEIPT_SALT] = ex.salt.hex()
+        return ProxyResponse(
+            status=upstream.status, reason=upstream.reason, headers=headers,
+            upstream_server="Server" in upstream.headers,
+        )
+
+    def _on_first_token(self, ex: Exchange) -> None:
+        ex.first_token_ns = time.perf_counter_ns()
+        if self._model_info is not None and ex.route is not None and ex.route.model:
+            try:
+                ex.placement = self._model_info.placement(ex.route.model)
+            except Exception:
+                self._sink_failed("model_info")
+
+    async def _fail(
+        self, request: web.Request, ex: Exchange, response: ProxyResponse | None,
+        upstream: aiohttp.ClientResponse | None, status: int, kind: FailureKind,
+    ) -> web.StreamResponse:
+        ex.fail(kind)
+        if upstream is not None:
+            upstream.close()
+        message = kind.message(ex)
+        if response is None or not response.prepared:
+            return await self._refuse(request, ex, status, message, record_failure=False)
+        if "Content-Length" not in response.headers:
+            try:
+                await response.write(stream_error(ex.sse, message))
+                await response.write_eof()
+            except (ConnectionError, aiohttp.ClientConnectionResetError):
+                ex.cancel()
+        else:
+            response.force_close()
+        return response
+
+    async def _refuse(
+        self, request: web.Request, ex: Exchange, status: int, message: str,
+        *, record_failure: bool = True,
+    ) -> web.StreamResponse:
+        if record_failure:
+            ex.reject(status)
+        ex.status = status
+        headers = CIMultiDict({"Content-Type": JSON_CONTENT_TYPE, REQUEST_ID: ex.request_id})
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        payload = error_body(ex.path, status, message)
+        response = ProxyResponse(status=status, headers=headers)
+        response.content_length = len(payload)
+        await response.prepare(request)
+        await response.write(payload)
+        await response.write_eof()
+        if ex.route is None:
+            self._finish(ex)
+        return response
+
+    # After the request ------------------------------------------------------------------------
+
+    def _finish(self, ex: Exchange) -> None:
+        if ex.finished:
+            return
+        model_info = self._model_info
+        if model_info is not None and ex.route is not None and ex.route.model:
+            try:
+                if ex.first_token_ns is None:
+                    ex.placement = model_info.placement(ex.route.model)
+                ex.digest = model_info.digest(ex.route.model)
+            except Exception:
+                self._sink_failed("model_info")
+        record = ex.finish()
+        if ex.span is not None and ex.route is not None:
+            try:
+                self._tracing.finish(ex.span, ex.route, record)
+            except Exception:
+                self._sink_failed("tracing")
+        for name, sink in self._sinks:
+            try:
+                sink.submit(record)
+            except Exception:
+                self._sink_failed(name)
+
+    def _sink_failed(self, name: str) -> None:
+        count = self._sink_failures.get(name, 0) + 1
+        self._sink_failures[name] = count
+        self._metrics.telemetry_errors.labels(name).inc()
+        if count == 1 or count % 1000 == 0:
+            log.exception("telemetry sink failed; the request was served",
+                          extra={"fields": {"sink": name, "failures": count}})
+
+
+def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
+    # aiohttp warns on raw bytes above 1 MiB; a BytesIO is sent the same way without the warning.
+    if body is not None and len(body) > LARGE_BODY_BYTES:
+        return io.BytesIO(body)
+    return body
+
+
+def _authorized(header: str | None, expected: bytes) -> bool:
+    given = (header or "").encode("latin-1", "replace")
+    return hmac.compare_digest(given, expected)
+
+
+def _optional_id(value: str | None) -> str | None:
+    return value if value is not None and valid_id(value) else None
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+

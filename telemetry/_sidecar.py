@@ -1,0 +1,226 @@
+"""The composition root: builds the proxy, the admin listener and every sink from one Config."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from telemetry._admin import ReadinessCheck, build_admin_app
+from telemetry._config import Config, parse_host_port
+from telemetry._errors import ConfigError, SecurityError
+from telemetry._logs import AccessLog
+from telemetry._metrics import ProxyMetrics
+from telemetry._proxy import Proxy
+from telemetry._record import ModelInfo, RecordSink
+from telemetry._tasks import spawn
+from telemetry._tracing import Tracing, build_tracer_provider
+
+log = logging.getLogger("ollama_sidecar")
+
+VERSION = "0.1.0"
+UPSTREAM_PROBE_SECONDS = 5.0
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_auth_token(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        token = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"proxy.auth_token_file: cannot read {path}: {exc.strerror}") from exc
+    if not token:
+        raise ConfigError(f"proxy.auth_token_file: {path} is empty")
+    return token
+
+
+@dataclass
+class Components:
+    """Optional parts; tests inject fakes, production builds the real ones."""
+
+    receipts: Any = None
+    gpu: Any = None
+
+
+class Sidecar:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        env: Mapping[str, str] | None = None,
+        registry: CollectorRegistry | None = None,
+        components: Components | None = None,
+        span_exporters: Sequence[Any] = (),
+        extra_sinks: Sequence[tuple[str, RecordSink]] = (),
+    ) -> None:
+        self.config = config
+        self._env = os.environ if env is None else env
+        self.registry = registry or CollectorRegistry()
+        self._components = components
+        self._span_exporters = span_exporters
+        self._extra_sinks = tuple(extra_sinks)
+        self._runners: list[web.BaseRunner] = []
+        self._probe_task: asyncio.Task[None] | None = None
+        self.proxy: Proxy | None = None
+        self.receipts: Any = None
+        self.gpu: Any = None
+        self.tracing: Tracing | None = None
+        self.listen_port = 0
+        self.admin_port = 0
+
+    async def start(self) -> None:
+        config = self.config
+        host, port = parse_host_port(config.proxy.listen, "proxy.listen")
+        token = read_auth_token(config.proxy.auth_token_file)
+        if not is_loopback(host) and token is None:
+            raise SecurityError(
+                f"refusing to listen on non-loopback address {host}: set "
+                "--auth-token-file (proxy.auth_token_file) to require a bearer token"
+            )
+        admin_host, admin_port = parse_host_port(config.proxy.admin_listen, "proxy.admin_listen")
+        components = self._components or self._default_components()
+        self.receipts, self.gpu = components.receipts, components.gpu
+        metrics = ProxyMetrics(config, self.registry, VERSION)
+        exporters = list(self._span_exporters)
+        if self.receipts is not None:
+            self.receipts.start()
+            exporters.append(self.receipts.span_exporter())
+        up_host, up_port = _upstream_address(config.proxy.upstream)
+        self.tracing = Tracing(build_tracer_provider(self._env, exporters), up_host, up_port)
+        sinks: list[tuple[str, RecordSink]] = [("metrics", metrics)]
+        if config.proxy.log_requests:
+            sinks.append(("log", AccessLog()))
+        if self.receipts is not None:
+            sinks.append(("receipts", self.receipts))
+        if self.gpu is not None:
+            sinks.append(("gpu", self.gpu))
+            await self.gpu.start()
+        sinks.extend(self._extra_sinks)
+        model_info: ModelInfo | None = self.gpu
+        self.proxy = Proxy(config, metrics, self.tracing, sinks, model_info, token,
+                           hash_content=self.receipts is not None)
+        await self.proxy.start()
+        app = web.Application(client_max_size=config.proxy.max_body_bytes)
+        app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
+        checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
+        if self.gpu is not None:
+            gpu = self.gpu
+
+            async def gpu_ready() -> tuple[bool, str]:
+                ready, detail = gpu.readiness()
+                return bool(ready), str(detail)
+
+            checks["gpu"] = gpu_ready
+        extra = self.receipts.admin_routes() if self.receipts is not None else []
+        admin = build_admin_app(self.registry, checks, extra)
+        self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
+        self.admin_port = await self._serve(admin, admin_host, admin_port)
+        self._metrics = metrics
+        self._probe_task = spawn(self._probe_loop(), name="upstream-probe")
+        log.info("sidecar started", extra={"fields": {
+            "listen": f"{host}:{self.listen_port}", "admin": f"{admin_host}:{self.admin_port}",
+            "upstream": config.proxy.upstream, "receipts": self.receipts is not None,
+        }})
+
+    def _default_components(self) -> Components:
+        components = Components()
+        if self.config.receipts.enabled:
+            from receipts import ReceiptService
+
+            components.receipts = ReceiptService(self.config, registry=self.registry)
+        if self.config.gpu.enabled:
+            from exporters import GpuMonitor
+
+            components.gpu = GpuMonitor(self.config, self.registry)
+        return components
+
+    async def _serve(
+        self, app: web.Application, host: str, port: int, *, cancel_on_disconnect: bool = False
+    ) -> int:
+        runner = web.AppRunner(
+            app, handler_cancellation=cancel_on_disconnect, access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+        await site.start()
+        self._runners.append(runner)
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def _probe_upstream(self) -> tuple[bool, str]:
+        assert self.proxy is not None
+        try:
+            async with self.proxy.session.get(
+                self.config.proxy.upstream.rstrip("/") + "/api/tags",
+                timeout=aiohttp.ClientTimeout(total=2.0),
+            ) as response:
+                await response.read()
+                ok = response.status == 200
+                detail = f"GET /api/tags answered {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            ok, detail = False, f"GET /api/tags failed: {type(exc).__name__}"
+        self._metrics.upstream_up.set(1 if ok else 0)
+        return ok, detail
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await self._probe_upstream()
+            await asyncio.sleep(UPSTREAM_PROBE_SECONDS)
+
+    async def stop(self) -> None:
+        """Graceful stop: finish in-flight requests, then flush receipts and spans."""
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        if self.proxy is not None:
+            await self.proxy.close()
+        if self.gpu is not None:
+            await self.gpu.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
+        if self.receipts is not None:
+            await asyncio.to_thread(self.receipts.stop)
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("sidecar stopping")
+            await self.stop()
+
+
+def _upstream_address(url: str) -> tuple[str, int]:
+    parsed = aiohttp.client.URL(url)
+    host = parsed.host or "127.0.0.1"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return host, port

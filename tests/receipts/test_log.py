@@ -1,0 +1,160 @@
+"""The writer thread: group commit, checkpoints, store failures, recovery checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from receipts import metric_names as names
+from receipts._errors import ReceiptsError, StoreError
+from receipts._log import recover
+from receipts._merkle import MerkleTree, leaf_hash
+from receipts._note import open_checkpoint
+from receipts._receipt import SignedReceipt, verify_receipt
+from receipts._store import Batch, MemoryStore
+from receipts._store_duckdb import DuckDBStore
+from tests.receipts._support import OUTCOMES, record, signer, wait_for, writer
+
+
+def test_every_record_becomes_one_stored_signed_receipt_in_order() -> None:
+    store, s = MemoryStore(), signer()
+    registry = CollectorRegistry()
+    w = writer(store, s, registry)
+    w.start()
+    for i in range(50):
+        w.submit(record(i))
+    assert w.barrier(checkpoint=True).wait(10)
+    w.stop()
+    rows = store.entries(0, 100)
+    assert [r.request_id for r in rows] == [f"req-{i:06d}" for i in range(50)]
+    assert {r.outcome for r in rows} == {o.value for o in OUTCOMES}
+    for r in rows:
+        receipt = SignedReceipt.parse(r.raw)
+        verify_receipt(receipt, s.verifier())
+        assert receipt.request_id == r.request_id and r.leaf_hash == leaf_hash(r.raw)
+    checkpoint, _ = open_checkpoint(store.checkpoints()[-1].note, [s.verifier()], s.name)
+    assert checkpoint.size == 50
+    assert checkpoint.root == MerkleTree([r.leaf_hash for r in rows]).root()
+    assert registry.get_sample_value(names.RECEIPTS) == 50
+    assert registry.get_sample_value(names.LOG_SIZE) == 50
+    assert registry.get_sample_value(names.RECEIPTS_PENDING) == 0
+    assert registry.get_sample_value(names.CHECKPOINT_TIMESTAMP) > 0
+    assert registry.get_sample_value(names.FLUSH_DURATION + "_count") >= 1
+
+
+def test_records_are_group_committed() -> None:
+    store = MemoryStore()
+    w = writer(store, signer(), flush_interval=0.3)
+    w.start()
+    for i in range(200):
+        w.submit(record(i))
+    assert w.barrier().wait(10)
+    w.stop()
+    assert store.size() == 200
+    assert store.writes <= 3
+
+
+def test_checkpoints_follow_the_interval_and_stop_writes_a_final_one() -> None:
+    store = MemoryStore()
+    w = writer(store, signer(), checkpoint_interval=3600)
+    w.start()
+    w.submit(record(0))
+    assert w.barrier().wait(10)
+    # the first flush after a (re)start checkpoints; the next ones wait for the interval
+    assert [c.size for c in store.checkpoints()] == [1]
+    w.submit(record(1))
+    assert w.barrier().wait(10)
+    assert [c.size for c in store.checkpoints()] == [1]
+    w.stop()
+    assert [c.size for c in store.checkpoints()] == [1, 2]
+    w.stop()  # idempotent
+
+
+def test_store_failures_lose_nothing_and_are_counted(caplog: pytest.LogCaptureFixture) -> None:
+    store, s, registry = MemoryStore(fail_writes=3), signer(), CollectorRegistry()
+    w = writer(store, s, registry)
+    w.start()
+    for i in range(10):
+        w.submit(record(i))
+    wait_for(lambda: store.size() == 10)
+    for i in range(10, 20):
+        w.submit(record(i))
+    w.stop()
+    assert [r.seq for r in store.entries(0, 100)] == list(range(20))
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) == 3
+    assert sum("store write failed" in r.message for r in caplog.records) == 1
+    tree, latest = recover(store, s.verifier())
+    assert tree.size == 20 and latest is not None and latest.size == 20
+
+
+class _CommitsThenRaises(MemoryStore):
+    """Commits the batch and then reports a failure: the ambiguous case."""
+
+    def write(self, batch: Batch) -> None:
+        super().write(batch)
+        if self.writes == 1:
+            raise StoreError("connection lost after commit")
+
+
+def test_a_retry_after_an_ambiguous_failure_stores_nothing_twice() -> None:
+    store = _CommitsThenRaises()
+    w = writer(store, signer())
+    w.start()
+    for i in range(5):
+        w.submit(record(i))
+    wait_for(lambda: store.writes >= 1)
+    for i in range(5, 8):
+        w.submit(record(i))
+    w.stop()
+    assert [r.seq for r in store.entries(0, 100)] == list(range(8))
+
+
+def test_duplicate_and_unsignable_records_are_dropped_and_counted() -> None:
+    store, registry = MemoryStore(), CollectorRegistry()
+    w = writer(store, signer(), registry)
+    w.start()
+    w.submit(record(0))
+    w.submit(record(0))
+    w.submit(record(1, model="bad\ud800model"))  # a lone surrogate cannot be canonical JSON
+    w.submit(record(2))
+    w.stop()
+    assert [r.request_id for r in store.entries(0, 10)] == ["req-000000", "req-000002"]
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "duplicate"}) == 1
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "sign"}) == 1
+
+
+def test_overflow_is_counted_not_blocking() -> None:
+    registry = CollectorRegistry()
+    w = writer(MemoryStore(), signer(), registry, max_pending=2)
+    for i in range(5):  # not started: nothing drains the queue
+        w.submit(record(i))
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "overflow"}) == 3
+
+
+def _log_with(path: Path, n: int) -> tuple[DuckDBStore, object]:
+    store, s = DuckDBStore(path), signer()
+    w = writer(store, s)
+    w.start()
+    for i in range(n):
+        w.submit(record(i))
+    w.stop()
+    return store, s
+
+
+def test_recover_accepts_an_intact_log_and_rejects_damage(tmp_path: Path) -> None:
+    store, s = _log_with(tmp_path / "r.duckdb", 6)
+    key = s.verifier()  # type: ignore[attr-defined]
+    tree, latest = recover(store, key)
+    assert tree.size == 6 and latest is not None and latest.size == 6
+    with pytest.raises(ReceiptsError):
+        recover(store, signer().verifier())  # another key: the checkpoint does not verify
+    con = store._con  # the tests may reach in to play the attacker
+    con.execute("UPDATE receipts SET leaf_hash = ? WHERE seq = 2", [b"\x00" * 32])
+    with pytest.raises(StoreError, match="do not match"):
+        recover(store, key)
+    con.execute("DELETE FROM receipts WHERE seq >= 4")
+    with pytest.raises(StoreError, match="truncated"):
+        recover(store, key)
+    store.close()

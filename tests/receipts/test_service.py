@@ -1,0 +1,157 @@
+"""ReceiptService end to end: key and database files, signals, store failures, spans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from receipts import MemoryStore, ReceiptService, VerifierKey
+from receipts import metric_names as names
+from receipts._errors import KeyFileError, StoreError
+from receipts._service import default_origin
+from tests.receipts._support import OUTCOMES, config, record
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "receipts", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_first_start_creates_a_private_key_and_continues_the_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = ReceiptService(config(data))
+    service.start()
+    key_file = data / "provider.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = VerifierKey.parse(service.verifier_key)
+    assert key.name == default_origin(key.public_key)
+    for i, outcome in enumerate(OUTCOMES):
+        service.submit(record(i, outcome))
+    service.stop()
+    service.stop()
+    again = ReceiptService(config(data))
+    again.start()
+    assert again.verifier_key == str(key)
+    again.submit(record(len(OUTCOMES)))
+    again.stop()
+    result = cli(data, "verify", "--all", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count('"ok": true') == len(OUTCOMES) + 1
+
+
+def test_configured_origin_and_golem_ids_are_used(tmp_path: Path) -> None:
+    service = ReceiptService(
+        config(tmp_path, origin="provider.example/log", golem_agreement_id="agr-1")
+    )
+    service.start()
+    assert service.verifier_key.startswith("provider.example/log+")
+    service.submit(record(0))
+    assert service.flush(10)
+    raw = service.store.entries(0, 1)[0].raw
+    service.stop()
+    assert b'"agreement_id":"agr-1"' in raw and b'"origin":"provider.example/log"' in raw
+
+
+def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    ReceiptService(config(tmp_path)).start()
+    (tmp_path / "provider.key").chmod(0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        ReceiptService(config(tmp_path)).start()
+
+
+def test_submit_never_raises_and_store_failures_lose_nothing(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    store = MemoryStore(fail_writes=4)
+    service = ReceiptService(config(tmp_path), store=store, registry=registry)
+    service.submit(record(0))  # before start: counted, not raised
+    service.start()
+    for i in range(1, 31):
+        service.submit(record(i))
+    service.stop()
+    assert [r.request_id for r in store.entries(0, 100)] == [f"req-{i:06d}" for i in range(1, 31)]
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) == 4
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "stopped"}) == 1
+
+
+def test_a_tampered_database_refuses_to_start(tmp_path: Path) -> None:
+    import duckdb
+
+    service = ReceiptService(config(tmp_path))
+    service.start()
+    for i in range(4):
+        service.submit(record(i))
+    service.stop()
+    con = duckdb.connect(str(tmp_path / "receipts.duckdb"))
+    con.execute("DELETE FROM receipts WHERE seq = 3")
+    con.close()
+    with pytest.raises(StoreError, match="truncated"):
+        ReceiptService(config(tmp_path)).start()
+
+
+def _run_until_stored(data_dir: Path, at_least: int) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.receipts._service_proc", str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    stored = 0
+    while stored < at_least:
+        line = proc.stdout.readline()
+        assert line, "the service process died"
+        stored = int(line.split()[1])
+    return proc, stored
+
+
+@pytest.mark.slow
+def test_sigterm_loses_nothing_and_writes_a_final_checkpoint(tmp_path: Path) -> None:
+    proc, _ = _run_until_stored(tmp_path, 300)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped" in out
+    stored = (
+        max(int(x.split()[1]) for x in out.split("\n") if x.startswith("stored"))
+        if "stored" in out
+        else 300
+    )
+    audit = cli(tmp_path, "audit", "--json")
+    assert audit.returncode == 0, audit.stderr
+    verify = cli(tmp_path, "verify", "--all")
+    assert verify.returncode == 0, verify.stderr[-2000:]
+    assert int(verify.stderr.strip().splitlines()[-1].split()[0]) >= stored
+
+
+@pytest.mark.slow
+def test_sigkill_keeps_what_was_committed_and_restart_continues(tmp_path: Path) -> None:
+    proc, stored = _run_until_stored(tmp_path, 300)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    audit = cli(tmp_path, "audit")
+    assert audit.returncode == 0, audit.stderr
+    service = ReceiptService(config(tmp_path))
+    service.start()  # verifies the stored log against its latest checkpoint
+    size = service.store.size()
+    assert size >= stored
+    service.submit(record(size + 10_000))
+    service.stop()
+    verify = cli(tmp_path, "verify", "--all")
+    assert verify.returncode == 0, verify.stderr[-2000:]
+    assert f"{size + 1} OK, 0 FAIL" in verify.stderr

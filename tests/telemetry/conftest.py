@@ -1,0 +1,134 @@
+"""Fixtures: the real emulator as upstream and a real sidecar in front of it, both on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from telemetry import RequestRecord, load_config
+from telemetry._config import Config
+from telemetry._sidecar import Components, Sidecar
+from telemetry.emulator import EmulatorConfig, EmulatorServer
+
+
+class RecordingSink:
+    """Collects finished records so tests can wait for them."""
+
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+        self._event = asyncio.Event()
+
+    def submit(self, record: RequestRecord) -> None:
+        self.records.append(record)
+        self._event.set()
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[RequestRecord]:
+        async with asyncio.timeout(timeout):
+            while len(self.records) < count:
+                self._event.clear()
+                await self._event.wait()
+        return self.records
+
+
+@dataclass
+class Running:
+    sidecar: Sidecar
+    upstream: str
+    sink: RecordSink
+    spans: InMemorySpanExporter
+    registry: CollectorRegistry
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sidecar.listen_port}"
+
+    @property
+    def admin(self) -> str:
+        return f"http://127.0.0.1:{self.sidecar.admin_port}"
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        return self.registry.get_sample_value(name, labels)
+
+
+RecordSink = RecordingSink
+
+FAST = EmulatorConfig(ttft_seconds=0.0, tokens_per_second=0.0, output_tokens=8)
+
+
+def sidecar_config(upstream: str, toml: str = "", tmp_path: Any = None, **proxy: Any) -> Config:
+    path = None
+    if toml:
+        path = tmp_path / "sidecar.toml"
+        path.write_text(toml)
+    overrides = {
+        "proxy": {
+            "listen": "127.0.0.1:0",
+            "admin_listen": "127.0.0.1:0",
+            "upstream": upstream,
+            "data_dir": tmp_path,
+            **proxy,
+        }
+    }
+    return load_config(path, env={}, overrides=overrides)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[EmulatorServer]:
+    async with EmulatorServer(
+        EmulatorConfig(ttft_seconds=0.0, tokens_per_second=0.0, output_tokens=8)
+    ) as emu:
+        yield emu
+
+
+StartSidecar = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_sidecar(tmp_path: Any) -> AsyncIterator[StartSidecar]:
+    started: list[Sidecar] = []
+
+    async def start(
+        upstream: str, toml: str = "", components: Components | None = None, **proxy: Any
+    ) -> Running:
+        config = sidecar_config(upstream, toml, tmp_path, **proxy)
+        registry = CollectorRegistry()
+        spans = InMemorySpanExporter()
+        sink = RecordingSink()
+        sidecar = Sidecar(
+            config,
+            env={},
+            registry=registry,
+            components=components or Components(),
+            extra_sinks=[("test", sink)],
+        )
+        await sidecar.start()
+        assert sidecar.tracing is not None
+        sidecar.tracing.add_processor(SimpleSpanProcessor(spans))
+        started.append(sidecar)
+        return Running(sidecar, upstream, sink, spans, registry)
+
+    yield start
+    for sidecar in started:
+        await sidecar.stop()
+
+
+@pytest.fixture
+async def proxied(emulator: EmulatorServer, start_sidecar: StartSidecar) -> Running:
+    running: Running = await start_sidecar(emulator.url)
+    running.extra["emulator"] = emulator
+    return running
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        yield session
