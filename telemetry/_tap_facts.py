@@ -197,8 +197,12 @@ _ZERO_USAGE = b'"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":
 
 
 def native_fast(line: bytes) -> bool | None:
-    """Whether an ordinary native token chunk carries content; None when it needs decoding."""
-    if line[:1] != b"{" or line[-1:] != b"}" or b'"done":false' not in line or b'"error"' in line:
+    """Whether an ordinary native token chunk carries content; None when it needs decoding.
+
+    Only a `"done":false` chunk is ordinary: the final chunk says `"done":true` and an error
+    line has no `done` at all.
+    """
+    if line[:1] != b"{" or line[-1:] != b"}" or b'"done":false' not in line:
         return None
     return _has_text(line, _NATIVE_TEXT_KEYS)
 
@@ -206,24 +210,25 @@ def native_fast(line: bytes) -> bool | None:
 def openai_fast(data: bytes) -> bool | None:
     """Whether an ordinary OpenAI chunk carries content; None when it needs decoding.
 
-    Needs decoding: a finish_reason, an error, or a usage other than the zero-filled
-    placeholder that /v1/completions puts on every content chunk; of the typed events
-    (`/v1/responses`, `/v1/messages`) every kind but the content deltas.
+    Needs decoding: a chunk without a null finish_reason (a finish, an error, the usage chunk),
+    or with a usage other than the zero-filled placeholder that /v1/completions puts on every
+    content chunk; of the typed events (`/v1/responses`, `/v1/messages`), every kind but the
+    content deltas.
     """
     if data.startswith(b'{"type":"'):
-        if data[-1:] != b"}" or b'"error"' in data:
+        if data[-1:] != b"}":
             return None
         if data.startswith(_RESPONSES_DELTAS):
             return _has_text(data, (b'"delta":"',))
         if data.startswith(b'{"type":"content_block_delta"'):
             return _has_text(data, _ANTHROPIC_TEXT_KEYS)
         return None
+    # Ollama sends one choice per chunk, so a null finish_reason means "not finished"; error
+    # objects have no choices. A usage beside it is only skipped when it is the placeholder.
     if (
         data[:1] != b"{"
         or data[-1:] != b"}"
         or b'"finish_reason":null' not in data
-        or b'"finish_reason":"' in data
-        or b'"error"' in data
         or (b'"usage"' in data and _ZERO_USAGE not in data)
     ):
         return None

@@ -179,6 +179,17 @@ def _traffic(client: httpx.Client, base: str, seconds: float) -> None:
             )
 
 
+def _exported(scrape: str) -> set[str]:
+    """Sample names, plus those of declared families with no sample yet (a labelled counter
+    shows only its HELP and TYPE lines until its first increment)."""
+    names = set()
+    for family in text_string_to_metric_families(scrape):
+        names |= {sample.name for sample in family.samples}
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+        names |= {family.name + suffix for suffix in suffixes.get(family.type, ("",))}
+    return names
+
+
 def _query(prom: str, expr: str) -> list[Any]:
     answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
     assert answer["status"] == "success", (expr, answer)
@@ -196,7 +207,7 @@ def test_prometheus_scrapes_the_sidecar_and_the_timeout_alert_fires(
         _traffic(client, stack["proxy"], 12)
 
         scrape = client.get(f"{stack['admin']}/metrics").text
-    exported = {s.name for f in text_string_to_metric_families(scrape) for s in f.samples}
+    exported = _exported(scrape)
 
     deadline = time.monotonic() + 30
     firing: list[Any] = []

@@ -134,9 +134,9 @@ def test_native_content_check_matches_decoding(key: str, text: str, spaced: bool
     content = Facts().absorb(obj)
     assert content == bool(text)
     fast = native_fast(line)
-    # Spaced JSON, or a text that spells a trigger such as "error", takes the decode path.
+    # Spaced JSON takes the decode path; compact JSON never needs it for a token chunk.
     assert fast == content or fast is None
-    assert fast is not None or spaced or '"' in text
+    assert fast is not None or spaced
 
 
 @settings(max_examples=300, deadline=None)
@@ -154,4 +154,4 @@ def test_openai_content_check_matches_decoding(key: str, text: str, spaced: bool
     assert content == bool(text)
     fast = openai_fast(data)
     assert fast == content or fast is None
-    assert fast is not None or spaced or '"' in text
+    assert fast is not None or spaced or "usage" in text
