@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from telemetry._admin import ReadinessCheck, build_admin_app
 from telemetry._config import Config, parse_host_port
@@ -98,6 +98,8 @@ class Sidecar:
                 "--auth-token-file (proxy.auth_token_file) to require a bearer token"
             )
         admin_host, admin_port = parse_host_port(config.proxy.admin_listen, "proxy.admin_listen")
+        # `_created` series double the scrape for nothing Prometheus uses.
+        disable_created_metrics()
         components = self._components or self._default_components()
         self.receipts, self.gpu = components.receipts, components.gpu
         metrics = ProxyMetrics(config, self.registry, VERSION)
