@@ -129,6 +129,11 @@ class Proxy:
             except web.HTTPRequestEntityTooLarge:
                 return await self._refuse(request, ex, 413, "request body too large")
         ex.route = route = classify(method, path, body)
+        if route.model and route.is_inference and self._model_info is not None:
+            try:
+                self._model_info.note_request(route.model)
+            except Exception:
+                self._sink_failed("model_info")
         tier = self._config.tier_for(route.model)
         ex.tier = tier.name
         if self._hash_content:

@@ -105,7 +105,7 @@ class Sidecar:
         metrics = ProxyMetrics(config, self.registry, VERSION)
         exporters = list(self._span_exporters)
         if self.receipts is not None:
-            self.receipts.start()
+            self._start_receipts()
             exporters.append(self.receipts.span_exporter())
         up_host, up_port = _upstream_address(config.proxy.upstream)
         self.tracing = Tracing(build_tracer_provider(self._env, exporters), up_host, up_port)
@@ -143,6 +143,17 @@ class Sidecar:
             "listen": f"{host}:{self.listen_port}", "admin": f"{admin_host}:{self.admin_port}",
             "upstream": config.proxy.upstream, "receipts": self.receipts is not None,
         }})
+
+    def _start_receipts(self) -> None:
+        from receipts import ReceiptsError
+
+        try:
+            self.receipts.start()
+        except ReceiptsError as exc:
+            raise ConfigError(f"receipts: {exc} (start with --no-receipts to serve without "
+                              "them)") from exc
+        log.info("receipts log ready", extra={"fields": {
+            "verifier_key": self.receipts.verifier_key}})
 
     def _default_components(self) -> Components:
         components = Components()

@@ -154,15 +154,14 @@ class StreamTap:
             self._content = True
 
     def _sse_line(self, line: bytes) -> None:
-        if line[-1:] == b"\r":
+        if line.endswith(b"\r"):
             line = line[:-1]
-        if not line:
-            self._dispatch()
+        if line.startswith(b"data: "):
+            self._add_data(line[6:])
         elif line.startswith(b"data:"):
-            value = line[5:]
-            if value[:1] == b" ":
-                value = value[1:]
-            self._add_data(value)
+            self._add_data(line[5:])
+        elif not line:
+            self._dispatch()
         elif line == b"data":
             self._add_data(b"")
         # Comments (":...") and the other fields (event, id, retry) carry nothing we read.

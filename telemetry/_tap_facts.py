@@ -2,8 +2,9 @@
 
 The two shapes use disjoint keys (`done`, `prompt_eval_count`, `message` versus `choices`,
 `usage`), so one accumulator reads both and the framing only decides how objects are cut out
-of the body. Typed events (`/v1/responses`, `/v1/messages`) are handed to `_tap_events`. Every field is optional on the wire (ollama-api.md §5): anything absent or of the
-wrong type is simply not learned.
+of the body. Typed events (`/v1/responses`, `/v1/messages`) are handed to `_tap_events`.
+Every field is optional on the wire (ollama-api.md §5): anything absent or of the wrong type
+is simply not learned.
 
 The byte checks at the bottom serve the hot path: once the first content is seen, ordinary
 token chunks are classified without decoding them (see docs/decisions/0004-stream-tap.md).
