@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: free ports, subprocesses, per-process CPU and RSS, percentiles."""
+"""Shared pieces of the benchmarks: free ports, subprocesses, CPU and RSS, percentiles."""
 
 from __future__ import annotations
 
@@ -37,8 +37,11 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 
 def start(args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        list(args), cwd=ROOT, env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        list(args),
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -125,7 +128,8 @@ http {{
 """)
         self.process = subprocess.Popen(
             [binary, "-p", str(prefix), "-c", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_http(f"http://127.0.0.1:{self.port}/api/version")
         return True

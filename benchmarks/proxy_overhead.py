@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (  # noqa: E402
+from _harness import (
     Nginx,
     cpu_seconds,
     free_port,
@@ -69,6 +69,7 @@ async def stream_phase(url: str, concurrency: int, per_worker: int) -> Samples:
     out = Samples()
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def worker() -> None:
             for _ in range(per_worker):
                 await one_stream(session, url, out)
@@ -82,6 +83,7 @@ async def throughput_phase(url: str, concurrency: int, seconds: float) -> tuple[
     stop_at = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def worker() -> None:
             nonlocal done, errors
             while time.perf_counter() < stop_at:
@@ -101,7 +103,9 @@ async def throughput_phase(url: str, concurrency: int, seconds: float) -> tuple[
 
 def set_emulator(url: str, **values: float) -> None:
     request = urllib.request.Request(
-        url + "/_emulator/config", data=json.dumps(values).encode(), method="PUT",
+        url + "/_emulator/config",
+        data=json.dumps(values).encode(),
+        method="PUT",
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=5):
@@ -129,11 +133,23 @@ async def run(args: argparse.Namespace) -> int:
     targets = [Target("direct", upstream, [])]
     for name, extra in (("sidecar", []), ("sidecar-no-receipts", ["--no-receipts"])):
         port, admin = free_port(), free_port()
-        proc = start(sidecar_cli(
-            "serve", "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}",
-            "--upstream", upstream, "--data-dir", str(tmp / name), "--no-gpu",
-            "--log-level", "warning", *extra,
-        ))
+        proc = start(
+            sidecar_cli(
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--admin-listen",
+                f"127.0.0.1:{admin}",
+                "--upstream",
+                upstream,
+                "--data-dir",
+                str(tmp / name),
+                "--no-gpu",
+                "--log-level",
+                "warning",
+                *extra,
+            )
+        )
         processes.append(proc)
         wait_http(f"http://127.0.0.1:{admin}/healthz")
         targets.append(Target(name, f"http://127.0.0.1:{port}", [proc.pid]))
@@ -152,11 +168,16 @@ async def run(args: argparse.Namespace) -> int:
 async def measure(args: argparse.Namespace, targets: list[Target], upstream: str) -> int:
     failures = 0
     set_emulator(upstream, ttft_seconds=0.02, tokens_per_second=200, output_tokens=16)
-    levels = [(1, 40), (8, 8), (32, 4), (128, 2)] if not args.quick else [(1, 10), (8, 3),
-                                                                          (32, 2), (128, 1)]
+    levels = (
+        [(1, 40), (8, 8), (32, 4), (128, 2)]
+        if not args.quick
+        else [(1, 10), (8, 3), (32, 2), (128, 1)]
+    )
     print("\n## Streaming /api/generate, emulator TTFT 20 ms, 200 tokens/s, 16 tokens")
-    print(f"{'target':<22}{'conc':>5}{'n':>6}{'err':>5}{'p50 ms':>10}{'p99 ms':>10}"
-          f"{'ttft50':>10}{'ttft99':>10}{'+p50':>10}{'+p99':>10}{'+ttft50':>10}{'+ttft99':>10}")
+    print(
+        f"{'target':<22}{'conc':>5}{'n':>6}{'err':>5}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'ttft50':>10}{'ttft99':>10}{'+p50':>10}{'+p99':>10}{'+ttft50':>10}{'+ttft99':>10}"
+    )
     for concurrency, per_worker in levels:
         results: dict[str, Samples] = {t.name: Samples() for t in targets}
         for _ in range(args.rounds):
@@ -170,23 +191,26 @@ async def measure(args: argparse.Namespace, targets: list[Target], upstream: str
         for target in targets:
             s = results[target.name]
             failures += s.errors
-            row = (f"{target.name:<22}{concurrency:>5}{len(s.latency):>6}{s.errors:>5}"
-                   f"{ms(percentile(s.latency, .5))}  {ms(percentile(s.latency, .99))}"
-                   f"{ms(percentile(s.ttft, .5))}  {ms(percentile(s.ttft, .99))}")
+            row = (
+                f"{target.name:<22}{concurrency:>5}{len(s.latency):>6}{s.errors:>5}"
+                f"{ms(percentile(s.latency, 0.5))}  {ms(percentile(s.latency, 0.99))}"
+                f"{ms(percentile(s.ttft, 0.5))}  {ms(percentile(s.ttft, 0.99))}"
+            )
             if target.name != "direct":
                 row += (
-                    f"{ms(percentile(s.latency, .5) - percentile(base.latency, .5))}  "
-                    f"{ms(percentile(s.latency, .99) - percentile(base.latency, .99))}"
-                    f"{ms(percentile(s.ttft, .5) - percentile(base.ttft, .5))}  "
-                    f"{ms(percentile(s.ttft, .99) - percentile(base.ttft, .99))}"
+                    f"{ms(percentile(s.latency, 0.5) - percentile(base.latency, 0.5))}  "
+                    f"{ms(percentile(s.latency, 0.99) - percentile(base.latency, 0.99))}"
+                    f"{ms(percentile(s.ttft, 0.5) - percentile(base.ttft, 0.5))}  "
+                    f"{ms(percentile(s.ttft, 0.99) - percentile(base.ttft, 0.99))}"
                 )
             print(row)
 
     set_emulator(upstream, ttft_seconds=0, tokens_per_second=0, output_tokens=16)
     seconds = 2.0 if args.quick else 5.0
     print(f"\n## Max throughput, zero-latency upstream, non-streaming, 32 connections, {seconds}s")
-    print(f"{'target':<22}{'req/s':>10}{'errors':>8}{'vs direct':>11}{'CPU ms/req':>12}"
-          f"{'RSS MiB':>9}")
+    print(
+        f"{'target':<22}{'req/s':>10}{'errors':>8}{'vs direct':>11}{'CPU ms/req':>12}{'RSS MiB':>9}"
+    )
     direct_rate = 0.0
     for target in targets:
         cpu_before = cpu_seconds(target.pids)
@@ -197,8 +221,10 @@ async def measure(args: argparse.Namespace, targets: list[Target], upstream: str
         failures += errors
         cpu_text = f"{cpu * 1000 / max(done, 1):12.3f}" if target.pids else f"{'-':>12}"
         rss_text = f"{rss_bytes(target.pids) / 2**20:9.1f}" if target.pids else f"{'-':>9}"
-        print(f"{target.name:<22}{rate:10.0f}{errors:8d}{rate / direct_rate:11.2f}"
-              f"{cpu_text}{rss_text}")
+        print(
+            f"{target.name:<22}{rate:10.0f}{errors:8d}{rate / direct_rate:11.2f}"
+            f"{cpu_text}{rss_text}"
+        )
 
     if args.soak > 0:
         await soak(args.soak, targets[1], upstream)
@@ -226,15 +252,18 @@ async def soak(seconds: float, target: Target, upstream: str) -> None:
     await task
     first_half = [r for t, r in samples if t < seconds / 2]
     second_half = [r for t, r in samples if t >= seconds / 2]
-    print(f"RSS MiB: start {samples[0][1] / 2**20:.1f}, median first half "
-          f"{median(first_half) / 2**20:.1f}, median second half "
-          f"{median(second_half) / 2**20:.1f}, max {max(r for _, r in samples) / 2**20:.1f}; "
-          f"errors {total.errors}")
+    print(
+        f"RSS MiB: start {samples[0][1] / 2**20:.1f}, median first half "
+        f"{median(first_half) / 2**20:.1f}, median second half "
+        f"{median(second_half) / 2**20:.1f}, max {max(r for _, r in samples) / 2**20:.1f}; "
+        f"errors {total.errors}"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per level")
     parser.add_argument("--soak", type=float, default=0.0, help="soak seconds (600 for 10 min)")

@@ -1,4 +1,4 @@
-"""The Prometheus collector: reads the last GPU snapshot and Ollama view, never a driver.
+"""The Prometheus collector: serves families built from the last GPU snapshot and Ollama view.
 
 Per-GPU series carry `gpu`, `uuid`, `name`, `vendor`. A device that is down keeps only its
 `hw_gpu_up 0` series; a field a device does not support is absent, never 0.
@@ -6,7 +6,7 @@ Per-GPU series carry `gpu`, `uuid`, `name`, `vendor`. A device that is down keep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,22 +24,28 @@ def _labels(d: GpuReading) -> list[str]:
 
 
 class GpuCollector(Collector):
-    """Turns `GpuSnapshot` and `OllamaView` into metric families on each scrape."""
+    """Serves metric families built when a sample or a poll lands; a scrape only reads them.
 
-    def __init__(
-        self, gpu: Callable[[], GpuSnapshot], ollama: Callable[[], OllamaView | None]
-    ) -> None:
-        self._gpu = gpu
-        self._ollama = ollama
+    `update_gpu` runs on the sampler thread after each round and `update_ollama` on the loop
+    after each poll, so the cost of building families is paid once per sample, not per scrape.
+    Each update swaps one tuple reference, which a concurrent scrape reads whole.
+    """
+
+    def __init__(self, snapshot: GpuSnapshot | None = None) -> None:
+        self._gpu: tuple[Metric, ...] = tuple(gpu_families(snapshot or GpuSnapshot()))
+        self._ollama: tuple[Metric, ...] = ()
+
+    def update_gpu(self, snapshot: GpuSnapshot) -> None:
+        self._gpu = tuple(gpu_families(snapshot))
+
+    def update_ollama(self, view: OllamaView | None) -> None:
+        self._ollama = tuple(ollama_families(view)) if view is not None else ()
 
     def describe(self) -> Iterable[Metric]:
         return []
 
-    def collect(self) -> Iterator[Metric]:
-        yield from gpu_families(self._gpu())
-        view = self._ollama()
-        if view is not None:
-            yield from ollama_families(view)
+    def collect(self) -> Iterable[Metric]:
+        return self._gpu + self._ollama
 
 
 def _gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:

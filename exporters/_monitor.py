@@ -57,11 +57,13 @@ class GpuMonitor:
     ) -> None:
         self._config = config
         self._enabled = config.gpu.enabled
+        self._collector = GpuCollector()
         self._sampler = GpuSampler(
             list(sources) if sources is not None else default_sources(),
             config.gpu.sample_interval_seconds,
             hang_timeout=hang_timeout,
             reprobe_interval=reprobe_interval,
+            on_snapshot=self._collector.update_gpu,
         )
         self._own_client = ollama is None
         self._ollama: OllamaClient = ollama or AiohttpOllamaClient(config.proxy.upstream)
@@ -73,7 +75,7 @@ class GpuMonitor:
         self._refs: tuple[GpuRef, ...] = ()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        registry.register(GpuCollector(self._snapshot, lambda: self._view))
+        registry.register(self._collector)
         self._by_processor = Counter(
             m.REQUESTS_BY_PROCESSOR,
             "Inference requests by the processor that served the model.",
@@ -157,6 +159,11 @@ class GpuMonitor:
     def _snapshot(self) -> GpuSnapshot:
         return self._sampler.snapshot if self._enabled else GpuSnapshot()
 
+    def _set_view(self, view: OllamaView) -> None:
+        if view != self._view:
+            self._collector.update_ollama(view)
+        self._view = view
+
     def _want(self, key: str) -> None:
         if key not in self._wanted:
             self._wanted[key] = time.monotonic() + _WANTED_FOR_SECONDS
@@ -182,11 +189,11 @@ class GpuMonitor:
                     next_tags = now + _TAGS_EVERY_SECONDS
                 if self._view is not None and not self._view.up:
                     log.info("Ollama answers again at its API")
-                self._view = OllamaView(True, version, loaded)
+                self._set_view(OllamaView(True, version, loaded))
             except OllamaUnavailable as exc:
                 if self._view is None or self._view.up:
                     log.warning("Ollama API poll failed: %s", exc)
-                self._view = OllamaView(False, self._view.version if self._view else None)
+                self._set_view(OllamaView(False, self._view.version if self._view else None))
                 next_version = 0.0
             except Exception:  # the poller must survive anything Ollama sends
                 log.exception("Ollama API poll failed unexpectedly")

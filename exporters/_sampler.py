@@ -100,7 +100,11 @@ class _State:
 
 
 class GpuSampler:
-    """Probes `sources` in order, samples the first that opens, publishes `snapshot`."""
+    """Probes `sources` in order, samples the first that opens, publishes `snapshot`.
+
+    `on_snapshot` is called on the sampling thread with each new snapshot (the collector builds
+    its metric families there, once per round rather than once per scrape).
+    """
 
     def __init__(
         self,
@@ -109,8 +113,10 @@ class GpuSampler:
         *,
         hang_timeout: float = 5.0,
         reprobe_interval: float = 60.0,
+        on_snapshot: Callable[[GpuSnapshot], None] | None = None,
     ) -> None:
         self._sources = list(sources)
+        self._on_snapshot = on_snapshot
         self._interval = interval
         self._hang_timeout = hang_timeout
         self._reprobe_interval = reprobe_interval
@@ -297,3 +303,5 @@ class GpuSampler:
             sample_seconds=seconds,
             rounds=self.snapshot.rounds + 1,
         )
+        if self._on_snapshot is not None:
+            self._on_snapshot(self.snapshot)

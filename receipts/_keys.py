@@ -17,6 +17,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -108,12 +109,17 @@ class VerifierKey:
         """`ed25519` or `cosignature/v1`."""
         return _KEY_TYPES.get(self.type_byte, f"0x{self.type_byte:02x}")
 
+    @cached_property
+    def _ed25519(self) -> Ed25519PublicKey:
+        # Loaded once: an audit checks a million signatures with one key.
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
+
     def verify(self, message: bytes, signature: bytes) -> None:
         """Check a raw Ed25519 signature over `message`; SignatureError if it does not hold."""
         if len(signature) != _SIGNATURE_SIZE:
             raise SignatureError(f"signature by {self.name} has the wrong length")
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+            self._ed25519.verify(signature, message)
         except (InvalidSignature, ValueError):
             raise SignatureError(f"signature by {self.name} does not verify") from None
 

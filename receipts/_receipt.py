@@ -29,6 +29,7 @@ RECEIPT_VERSION = 1
 SIGNATURE_ALG = "ed25519"
 _DOMAIN = b"ollama-sidecar receipt v1\n"
 _SIGNATURE_KEYS = frozenset({"alg", "key", "sig"})
+_ENVELOPE_KEYS = frozenset({"receipt", "signature"})
 
 
 def _ns(value: int | None) -> str | None:
@@ -155,7 +156,7 @@ class SignedReceipt:
     @classmethod
     def parse(cls, raw: bytes) -> SignedReceipt:
         """Parse signed receipt bytes; FormatError unless they are exactly canonical."""
-        body, _, signature = _parse_envelope(raw)
+        body, _, signature, _ = _parse_envelope(raw)
         return cls(body, signature, bytes(raw))
 
 
@@ -176,21 +177,38 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _parse_envelope(raw: bytes) -> tuple[dict[str, Any], str, bytes]:
-    """(body, key ID hex, signature) of canonical signed receipt bytes."""
+def _load(raw: bytes, strict: bool) -> Any:
     try:
-        doc = json.loads(
+        return json.loads(
             raw.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=_no_duplicates if strict else None,
             parse_float=_reject_float,
             parse_constant=_reject_constant,
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"receipt is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or set(doc) != {"receipt", "signature"}:
+
+
+def _parse_envelope(raw: bytes) -> tuple[dict[str, Any], str, bytes, bytes]:
+    """(body, key ID hex, signature, JCS(body)) of canonical signed receipt bytes.
+
+    One C-speed parse without a per-object hook: duplicate keys cannot survive the final
+    comparison with the re-encoded bytes. On any error the strict parse runs once more, so a
+    duplicate key is named as such.
+    """
+    try:
+        return _parse_fast(raw)
+    except FormatError:
+        _load(raw, strict=True)
+        raise
+
+
+def _parse_fast(raw: bytes) -> tuple[dict[str, Any], str, bytes, bytes]:
+    doc = _load(raw, strict=False)
+    if not isinstance(doc, dict) or doc.keys() != _ENVELOPE_KEYS:
         raise FormatError("receipt must be an object with exactly 'receipt' and 'signature'")
     body, sig = doc["receipt"], doc["signature"]
-    if not isinstance(body, dict) or not isinstance(sig, dict) or set(sig) != _SIGNATURE_KEYS:
+    if not isinstance(body, dict) or not isinstance(sig, dict) or sig.keys() != _SIGNATURE_KEYS:
         raise FormatError("receipt: 'receipt' must be an object, 'signature' {alg, key, sig}")
     if body.get("v") != RECEIPT_VERSION:
         raise FormatError(f"unsupported receipt version {body.get('v')!r}")
@@ -203,35 +221,27 @@ def _parse_envelope(raw: bytes) -> tuple[dict[str, Any], str, bytes]:
     signature = b64decode(sig["sig"], "receipt signature")
     if len(signature) != 64:
         raise FormatError("receipt signature must be 64 bytes")
-    if canonical(doc) != raw:
-        raise FormatError("receipt bytes are not in canonical (RFC 8785) form")
-    return body, sig["key"], signature
-
-
-def sign_receipt(body: Mapping[str, object], signer: Signer) -> SignedReceipt:
-    """Sign a receipt body; the result's `raw` is what goes into the log and the store.
-
-    FormatError if the body holds floats, non-ASCII keys or unsafe integers.
-    """
-    if body.get("v") != RECEIPT_VERSION or not isinstance(body.get("request_id"), str):
-        raise FormatError(f"receipt body needs v={RECEIPT_VERSION} and a string request_id")
     body_bytes = canonical(body)
-    signature = signer.sign(_message(body_bytes))
-    sig_block = {
-        "alg": SIGNATURE_ALG,
-        "key": signer.key_id.hex(),
-        "sig": base64.b64encode(signature).decode(),
-    }
+    if _envelope(body_bytes, canonical(sig)) != raw:
+        raise FormatError("receipt bytes are not in canonical (RFC 8785) form")
+    return body, sig["key"], signature, body_bytes
+
+
+def _envelope(body_bytes: bytes, sig_bytes: bytes) -> bytes:
     # JCS sorts "receipt" before "signature", so this concatenation is the canonical envelope.
-    raw = b'{"receipt":' + body_bytes + b',"signature":' + canonical(sig_block) + b"}"
-    return SignedReceipt(json.loads(body_bytes), signature, raw)
+    return b'{"receipt":' + body_bytes + b',"signature":' + sig_bytes + b"}"
 
 
-def verify_receipt(receipt: SignedReceipt, key: VerifierKey) -> None:
-    """Check that `key` signed `receipt.raw`; SignatureError (or FormatError) names the problem."""
-    body, kid, signature = _parse_envelope(receipt.raw)
-    if body != receipt.body or signature != receipt.signature:
-        raise SignatureError("receipt body or signature does not match its signed bytes")
+def check_receipt(raw: bytes, key: VerifierKey) -> dict[str, Any]:
+    """Parse signed receipt bytes once and check `key` signed them; returns the body.
+
+    The audit's and the CLI's path: FormatError for malformed bytes, SignatureError otherwise.
+    """
+    return _check(raw, key)[0]
+
+
+def _check(raw: bytes, key: VerifierKey) -> tuple[dict[str, Any], bytes]:
+    body, kid, signature, body_bytes = _parse_envelope(raw)
     if kid != key.key_id.hex() or body.get("key_id") != kid:
         raise SignatureError(
             f"receipt was signed by key {kid}, not by {key.name}+{key.key_id.hex()}"
@@ -239,8 +249,42 @@ def verify_receipt(receipt: SignedReceipt, key: VerifierKey) -> None:
     if body.get("origin") != key.name:
         raise SignatureError(f"receipt names log {body.get('origin')!r}, not {key.name!r}")
     try:
-        key.verify(_message(canonical(body)), signature)
+        key.verify(_message(body_bytes), signature)
     except SignatureError:
         raise SignatureError(
             f"receipt {body['request_id']} signature does not verify with {key.name}"
         ) from None
+    return body, signature
+
+
+def sign_body(body: Mapping[str, object], signer: Signer) -> tuple[bytes, bytes, bytes]:
+    """(raw, JCS(body), signature) for a receipt body: the writer's path, no parse back.
+
+    FormatError if the body holds floats, non-ASCII keys or unsafe integers.
+    """
+    if body.get("v") != RECEIPT_VERSION or not isinstance(body.get("request_id"), str):
+        raise FormatError(f"receipt body needs v={RECEIPT_VERSION} and a string request_id")
+    body_bytes = canonical(body)
+    signature = signer.sign(_message(body_bytes))
+    # Key IDs are hex and signatures base64: neither needs escaping, so this is the JCS block.
+    sig_bytes = b'{"alg":"ed25519","key":"%s","sig":"%s"}' % (
+        signer.key_id.hex().encode(),
+        base64.b64encode(signature),
+    )
+    return _envelope(body_bytes, sig_bytes), body_bytes, signature
+
+
+def sign_receipt(body: Mapping[str, object], signer: Signer) -> SignedReceipt:
+    """Sign a receipt body; the result's `raw` is what goes into the log and the store.
+
+    FormatError if the body holds floats, non-ASCII keys or unsafe integers.
+    """
+    raw, body_bytes, signature = sign_body(body, signer)
+    return SignedReceipt(json.loads(body_bytes), signature, raw)
+
+
+def verify_receipt(receipt: SignedReceipt, key: VerifierKey) -> None:
+    """Check that `key` signed `receipt.raw`; SignatureError (or FormatError) names the problem."""
+    body, signature = _check(receipt.raw, key)
+    if body != receipt.body or signature != receipt.signature:
+        raise SignatureError("receipt body or signature does not match its signed bytes")

@@ -25,7 +25,7 @@ from receipts._api import routes
 from receipts._errors import ReceiptsError
 from receipts._keys import Signer, generate_key_file, load_key_file
 from receipts._log import LogMetrics, LogWriter, recover
-from receipts._receipt import receipt_body, sign_receipt
+from receipts._receipt import receipt_body, sign_body
 from receipts._spans import StoreSpanExporter
 from receipts._store import CheckpointRow, ReceiptStore, SpanRow
 from receipts._store_duckdb import DuckDBStore
@@ -118,7 +118,7 @@ class ReceiptService:
                     agreement_id=record.agreement_id or receipts.golem_agreement_id or None,
                     activity_id=record.activity_id or receipts.golem_activity_id or None,
                 )
-                return sign_receipt(body, signer).raw
+                return sign_body(body, signer)[0]
 
             writer = LogWriter(
                 store,

@@ -1,4 +1,4 @@
-"""Prometheus names of the receipt and transparency-log metrics (dashboards and alerts import these)."""
+"""Prometheus names of the receipt and transparency-log metrics (imported by dashboards, alerts)."""
 
 from typing import Final
 

@@ -20,16 +20,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument("--listen", help="proxy address (default 127.0.0.1:11435)")
     parser.add_argument("--admin-listen", help="metrics/health address (default 127.0.0.1:11436)")
-    parser.add_argument("--upstream", help="Ollama URL (default $OLLAMA_BASE_URL or "
-                        "http://127.0.0.1:11434)")
+    parser.add_argument(
+        "--upstream", help="Ollama URL (default $OLLAMA_BASE_URL or http://127.0.0.1:11434)"
+    )
     parser.add_argument("--data-dir", type=Path, help="state directory (receipts database, key)")
-    parser.add_argument("--auth-token-file", type=Path,
-                        help="file holding a bearer token clients must send")
+    parser.add_argument(
+        "--auth-token-file", type=Path, help="file holding a bearer token clients must send"
+    )
     parser.add_argument("--max-body-bytes", type=int, help="larger request bodies get 413")
     parser.add_argument("--no-receipts", action="store_true", help="do not sign receipts")
     parser.add_argument("--no-gpu", action="store_true", help="do not probe GPUs")
-    parser.add_argument("--emulator-if-unreachable", action="store_true",
-                        help="when Ollama does not answer at start, serve the built-in emulator")
+    parser.add_argument(
+        "--emulator-if-unreachable",
+        action="store_true",
+        help="when Ollama does not answer at start, serve the built-in emulator",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
 
 
@@ -64,9 +69,10 @@ async def _serve(config: Config, emulate: bool) -> None:
         from telemetry.emulator import EmulatorConfig, EmulatorServer
 
         async with EmulatorServer(EmulatorConfig()) as emulator:
-            log.warning("Ollama is unreachable; serving the built-in emulator instead",
-                        extra={"fields": {"upstream": config.proxy.upstream,
-                                          "emulator": emulator.url}})
+            log.warning(
+                "Ollama is unreachable; serving the built-in emulator instead",
+                extra={"fields": {"upstream": config.proxy.upstream, "emulator": emulator.url}},
+            )
             proxy = replace(config.proxy, upstream=emulator.url)
             await Sidecar(replace(config, proxy=proxy)).run_until_signalled()
         return
@@ -77,9 +83,12 @@ async def _upstream_answers(url: str) -> bool:
     import aiohttp
 
     try:
-        async with aiohttp.ClientSession() as session, session.get(
-            url.rstrip("/") + "/api/version", timeout=aiohttp.ClientTimeout(total=2)
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                url.rstrip("/") + "/api/version", timeout=aiohttp.ClientTimeout(total=2)
+            ) as response,
+        ):
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False

@@ -83,8 +83,17 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
         name="cpu",
         min_vram_gib=0,
         models=(
-            "*:0.5b*", "*:0.6b*", "*:1b*", "*:1.5b*", "*:1.7b*", "*:2b*", "*:3b*",
-            "*embed*", "all-minilm*", "tinyllama*", "smollm*",
+            "*:0.5b*",
+            "*:0.6b*",
+            "*:1b*",
+            "*:1.5b*",
+            "*:1.7b*",
+            "*:2b*",
+            "*:3b*",
+            "*embed*",
+            "all-minilm*",
+            "tinyllama*",
+            "smollm*",
         ),
         p50_seconds=8.0,
         p95_seconds=30.0,
@@ -194,9 +203,7 @@ def load_config(
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    layered: dict[str, dict[str, Any]] = {
-        name: dict(raw.get(name, {})) for name in _SECTIONS
-    }
+    layered: dict[str, dict[str, Any]] = {name: dict(raw.get(name, {})) for name in _SECTIONS}
     unknown = set(raw) - set(_SECTIONS) - {"tiers", "default_tier"}
     if unknown:
         raise ConfigError(f"unknown config key {sorted(unknown)[0]!r}")
@@ -209,9 +216,7 @@ def load_config(
         layered["proxy"]["data_dir"] = default_data_dir(env)
     sections = {name: _build_section(name, cls, layered[name]) for name, cls in _SECTIONS.items()}
     tiers = _build_tiers(raw.get("tiers"))
-    config = Config(
-        tiers=tiers, default_tier=str(raw.get("default_tier", "gpu-8gb")), **sections
-    )
+    config = Config(tiers=tiers, default_tier=str(raw.get("default_tier", "gpu-8gb")), **sections)
     config.tier_named(config.default_tier)
     _validate(config)
     return config
@@ -318,12 +323,15 @@ def _positive(key: str, value: Any) -> float:
 
 
 def _validate(config: Config) -> None:
-    for key, address in (("proxy.listen", config.proxy.listen),
-                         ("proxy.admin_listen", config.proxy.admin_listen)):
+    for key, address in (
+        ("proxy.listen", config.proxy.listen),
+        ("proxy.admin_listen", config.proxy.admin_listen),
+    ):
         parse_host_port(address, key)
     if not config.proxy.upstream.startswith(("http://", "https://")):
-        raise ConfigError(f"proxy.upstream: expected an http:// or https:// URL, got "
-                          f"{config.proxy.upstream!r}")
+        raise ConfigError(
+            f"proxy.upstream: expected an http:// or https:// URL, got {config.proxy.upstream!r}"
+        )
     if config.proxy.max_body_bytes <= 0:
         raise ConfigError("proxy.max_body_bytes: expected a positive number of bytes")
     if not 0 < config.slo.timeout_objective < 1:

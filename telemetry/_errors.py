@@ -1,8 +1,8 @@
 """Exceptions of the telemetry package.
 
-    SidecarError
-    ├── ConfigError        bad configuration; the message names the key
-    └── SecurityError      a setting that would expose the proxy unsafely
+SidecarError
+├── ConfigError        bad configuration; the message names the key
+└── SecurityError      a setting that would expose the proxy unsafely
 """
 
 

@@ -32,8 +32,7 @@ class FailureKind(StrEnum):
 
     @property
     def is_timeout(self) -> bool:
-        return self in (FailureKind.CONNECT, FailureKind.TTFT, FailureKind.IDLE,
-                        FailureKind.TOTAL)
+        return self in (FailureKind.CONNECT, FailureKind.TTFT, FailureKind.IDLE, FailureKind.TOTAL)
 
     @property
     def outcome(self) -> Outcome:
@@ -69,10 +68,32 @@ class Exchange:
     """Everything the proxy learns about one request; `finish()` freezes it into a record."""
 
     __slots__ = (
-        "activity_id", "agreement_id", "cancelled", "deadline_kind", "digest", "failure",
-        "finished", "first_token_ns", "method", "path", "placement", "rejected",
-        "request_id", "request_sha256", "response_bytes", "response_hasher", "route", "salt",
-        "span", "sse", "start_unix_ns", "started_ns", "status", "stream_tap", "tap", "tier",
+        "activity_id",
+        "agreement_id",
+        "cancelled",
+        "deadline_kind",
+        "digest",
+        "failure",
+        "finished",
+        "first_token_ns",
+        "method",
+        "path",
+        "placement",
+        "rejected",
+        "request_id",
+        "request_sha256",
+        "response_bytes",
+        "response_hasher",
+        "route",
+        "salt",
+        "span",
+        "sse",
+        "start_unix_ns",
+        "started_ns",
+        "status",
+        "stream_tap",
+        "tap",
+        "tier",
     )
 
     def __init__(

@@ -14,13 +14,57 @@ from telemetry import metric_names as n
 from telemetry._config import Config, Tier
 from telemetry._record import Outcome, RequestRecord
 
-DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
-                    40.96, 81.92)
-TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
-                7.5, 10.0)
+DURATION_BUCKETS = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+TTFT_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
 TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
-TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
-                 16777216, 67108864)
+TOKEN_BUCKETS = (
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
+)
 TOKENS_PER_SECOND_BUCKETS = (1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000)
 
 OTHER_MODEL = "_other"
@@ -43,56 +87,86 @@ class ProxyMetrics:
         ttft_edges = with_budgets(TTFT_BUCKETS, [t.ttft_p95_seconds for t in tiers])
         self._models: set[str] = set()
         self.requests = Counter(
-            n.counter_base(n.REQUESTS), "Requests through the proxy, by how they ended.",
-            (n.LABEL_ENDPOINT, n.LABEL_MODEL, n.LABEL_TIER, n.LABEL_OUTCOME), registry=registry,
+            n.counter_base(n.REQUESTS),
+            "Requests through the proxy, by how they ended.",
+            (n.LABEL_ENDPOINT, n.LABEL_MODEL, n.LABEL_TIER, n.LABEL_OUTCOME),
+            registry=registry,
         )
         self.duration = Histogram(
-            n.REQUEST_DURATION, "Inference request duration seen by the proxy (GenAI semconv).",
-            (*_OP_LABELS, n.LABEL_ERROR_TYPE), buckets=duration_edges, registry=registry,
+            n.REQUEST_DURATION,
+            "Inference request duration seen by the proxy (GenAI semconv).",
+            (*_OP_LABELS, n.LABEL_ERROR_TYPE),
+            buckets=duration_edges,
+            registry=registry,
         )
         self.ttft = Histogram(
-            n.TIME_TO_FIRST_TOKEN, "Time from request arrival to the first content chunk.",
-            _OP_LABELS, buckets=ttft_edges, registry=registry,
+            n.TIME_TO_FIRST_TOKEN,
+            "Time from request arrival to the first content chunk.",
+            _OP_LABELS,
+            buckets=ttft_edges,
+            registry=registry,
         )
         self.tpot = Histogram(
-            n.TIME_PER_OUTPUT_TOKEN, "(duration - TTFT) / (output tokens - 1), successful streams.",
-            _OP_LABELS, buckets=TPOT_BUCKETS, registry=registry,
+            n.TIME_PER_OUTPUT_TOKEN,
+            "(duration - TTFT) / (output tokens - 1), successful streams.",
+            _OP_LABELS,
+            buckets=TPOT_BUCKETS,
+            registry=registry,
         )
         self.token_usage = Histogram(
-            n.TOKEN_USAGE, "Tokens per request as reported by Ollama (GenAI semconv).",
-            (*_OP_LABELS, n.LABEL_TOKEN_TYPE), buckets=TOKEN_BUCKETS, registry=registry,
+            n.TOKEN_USAGE,
+            "Tokens per request as reported by Ollama (GenAI semconv).",
+            (*_OP_LABELS, n.LABEL_TOKEN_TYPE),
+            buckets=TOKEN_BUCKETS,
+            registry=registry,
         )
         self.tokens = Counter(
-            n.counter_base(n.TOKENS), "Tokens processed, as reported by Ollama.",
-            (n.LABEL_MODEL, n.LABEL_TIER, n.LABEL_TOKEN_TYPE), registry=registry,
+            n.counter_base(n.TOKENS),
+            "Tokens processed, as reported by Ollama.",
+            (n.LABEL_MODEL, n.LABEL_TIER, n.LABEL_TOKEN_TYPE),
+            registry=registry,
         )
         self.decode_rate = Histogram(
-            n.OUTPUT_TOKENS_PER_SECOND, "Decode speed per request: eval_count / eval_duration.",
-            (n.LABEL_MODEL, n.LABEL_TIER), buckets=TOKENS_PER_SECOND_BUCKETS, registry=registry,
+            n.OUTPUT_TOKENS_PER_SECOND,
+            "Decode speed per request: eval_count / eval_duration.",
+            (n.LABEL_MODEL, n.LABEL_TIER),
+            buckets=TOKENS_PER_SECOND_BUCKETS,
+            registry=registry,
         )
         self.in_flight = Gauge(
-            n.IN_FLIGHT, "Requests being proxied now.", (n.LABEL_TIER,), registry=registry,
+            n.IN_FLIGHT,
+            "Requests being proxied now.",
+            (n.LABEL_TIER,),
+            registry=registry,
         )
         self.upstream_errors = Counter(
             n.counter_base(n.UPSTREAM_ERRORS),
             "Upstream failures by kind (connect, http_5xx, busy, stream_error, malformed).",
-            (n.LABEL_KIND,), registry=registry,
+            (n.LABEL_KIND,),
+            registry=registry,
         )
         self.timeouts = Counter(
-            n.counter_base(n.TIMEOUTS), "Requests ended by a sidecar timeout, by kind.",
-            (n.LABEL_MODEL, n.LABEL_TIER, n.LABEL_KIND), registry=registry,
+            n.counter_base(n.TIMEOUTS),
+            "Requests ended by a sidecar timeout, by kind.",
+            (n.LABEL_MODEL, n.LABEL_TIER, n.LABEL_KIND),
+            registry=registry,
         )
         self.telemetry_errors = Counter(
             n.counter_base(n.TELEMETRY_ERRORS),
             "Failures inside telemetry sinks; requests are never failed for them.",
-            (n.LABEL_SINK,), registry=registry,
+            (n.LABEL_SINK,),
+            registry=registry,
         )
         self.upstream_up = Gauge(
-            n.UPSTREAM_UP, "1 when Ollama answered the last readiness probe.", registry=registry,
+            n.UPSTREAM_UP,
+            "1 when Ollama answered the last readiness probe.",
+            registry=registry,
         )
         budget = Gauge(
-            n.TIER_BUDGET, "Latency budgets of each tier from the config.",
-            (n.LABEL_TIER, n.LABEL_QUANTILE), registry=registry,
+            n.TIER_BUDGET,
+            "Latency budgets of each tier from the config.",
+            (n.LABEL_TIER, n.LABEL_QUANTILE),
+            registry=registry,
         )
         for tier in tiers:
             _set_budgets(budget, tier)
@@ -142,7 +216,9 @@ class ProxyMetrics:
                 self.tokens.labels(model, record.tier, token_type).inc(count)
         eval_ns = record.ollama.eval_ns
         if record.output_tokens and eval_ns:
-            self.decode_rate.labels(model, record.tier).observe(record.output_tokens * 1e9 / eval_ns)
+            self.decode_rate.labels(model, record.tier).observe(
+                record.output_tokens * 1e9 / eval_ns
+            )
 
 
 _UPSTREAM_KINDS = {

@@ -96,11 +96,16 @@ class Proxy:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=self._config.proxy.max_connections, keepalive_timeout=30, ttl_dns_cache=60,
+            limit=self._config.proxy.max_connections,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
         )
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=None), skip_auto_headers=(),
+            connector=connector,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            skip_auto_headers=(),
         )
 
     async def close(self) -> None:
@@ -150,8 +155,13 @@ class Proxy:
             self._finish(ex)
 
     async def _forward(
-        self, request: web.Request, ex: Exchange, tier: Tier, body: bytes | None,
-        streamed_upload: bool, span: Any,
+        self,
+        request: web.Request,
+        ex: Exchange,
+        tier: Tier,
+        body: bytes | None,
+        streamed_upload: bool,
+        span: Any,
     ) -> web.StreamResponse:
         route = ex.route
         assert route is not None
@@ -233,13 +243,13 @@ class Proxy:
                 if upstream is not None:
                     upstream.close()
                 raise asyncio.CancelledError from exc
-            return await self._fail(request, ex, response, upstream, 502,
-                                    FailureKind.DISCONNECTED)
+            return await self._fail(request, ex, response, upstream, 502, FailureKind.DISCONNECTED)
         except (aiohttp.ClientError, ValueError) as exc:
-            log.warning("upstream failed", extra={"fields": {
-                "request_id": ex.request_id, "error": type(exc).__name__}})
-            return await self._fail(request, ex, response, upstream, 502,
-                                    FailureKind.DISCONNECTED)
+            log.warning(
+                "upstream failed",
+                extra={"fields": {"request_id": ex.request_id, "error": type(exc).__name__}},
+            )
+            return await self._fail(request, ex, response, upstream, 502, FailureKind.DISCONNECTED)
         except asyncio.CancelledError:
             ex.cancel()
             if upstream is not None:
@@ -255,7 +265,9 @@ class Proxy:
         if ex.salt is not None:
             headers[RECEIPT_SALT] = ex.salt.hex()
         return ProxyResponse(
-            status=upstream.status, reason=upstream.reason, headers=headers,
+            status=upstream.status,
+            reason=upstream.reason,
+            headers=headers,
             upstream_server="Server" in upstream.headers,
         )
 
@@ -268,8 +280,13 @@ class Proxy:
                 self._sink_failed("model_info")
 
     async def _fail(
-        self, request: web.Request, ex: Exchange, response: ProxyResponse | None,
-        upstream: aiohttp.ClientResponse | None, status: int, kind: FailureKind,
+        self,
+        request: web.Request,
+        ex: Exchange,
+        response: ProxyResponse | None,
+        upstream: aiohttp.ClientResponse | None,
+        status: int,
+        kind: FailureKind,
     ) -> web.StreamResponse:
         ex.fail(kind)
         if upstream is not None:
@@ -288,8 +305,13 @@ class Proxy:
         return response
 
     async def _refuse(
-        self, request: web.Request, ex: Exchange, status: int, message: str,
-        *, record_failure: bool = True,
+        self,
+        request: web.Request,
+        ex: Exchange,
+        status: int,
+        message: str,
+        *,
+        record_failure: bool = True,
     ) -> web.StreamResponse:
         if record_failure:
             ex.reject(status)
@@ -337,8 +359,10 @@ class Proxy:
         self._sink_failures[name] = count
         self._metrics.telemetry_errors.labels(name).inc()
         if count == 1 or count % 1000 == 0:
-            log.exception("telemetry sink failed; the request was served",
-                          extra={"fields": {"sink": name, "failures": count}})
+            log.exception(
+                "telemetry sink failed; the request was served",
+                extra={"fields": {"sink": name, "failures": count}},
+            )
 
 
 def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
@@ -360,5 +384,3 @@ def _optional_id(value: str | None) -> str | None:
 def _client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
-
-

@@ -29,13 +29,34 @@ _STREAMS_BY_DEFAULT: Final = frozenset(
 )
 _NEVER_STREAMS: Final = frozenset({"/api/embed", "/api/embeddings", "/v1/embeddings"})
 _MODEL_ROUTES: Final = frozenset(
-    {"/api/show", "/api/pull", "/api/push", "/api/create", "/api/delete", "/v1/responses",
-     "/v1/messages"}
+    {
+        "/api/show",
+        "/api/pull",
+        "/api/push",
+        "/api/create",
+        "/api/delete",
+        "/v1/responses",
+        "/v1/messages",
+    }
 )
 _KNOWN_PATHS: Final = frozenset(
-    {"/", "/api/version", "/api/status", "/api/tags", "/api/show", "/api/ps", "/api/pull",
-     "/api/push", "/api/create", "/api/copy", "/api/delete", "/v1/models", "/v1/responses",
-     "/v1/messages", *INFERENCE_ROUTES}
+    {
+        "/",
+        "/api/version",
+        "/api/status",
+        "/api/tags",
+        "/api/show",
+        "/api/ps",
+        "/api/pull",
+        "/api/push",
+        "/api/create",
+        "/api/copy",
+        "/api/delete",
+        "/v1/models",
+        "/v1/responses",
+        "/v1/messages",
+        *INFERENCE_ROUTES,
+    }
 )
 _PREFIXES: Final = (("/api/blobs/", "/api/blobs/:digest"), ("/v1/models/", "/v1/models/:model"))
 
@@ -84,9 +105,14 @@ def classify(method: str, path: str, body: bytes | None) -> RouteInfo:
     wants_body = inference is not None or path in _MODEL_ROUTES
     payload = _json_object(body) if wants_body and body else None
     if payload is None:
-        return RouteInfo(endpoint, inference[0] if inference else None,
-                         inference[1] if inference else None, None,
-                         _streams(path, None), NO_PARAMS)
+        return RouteInfo(
+            endpoint,
+            inference[0] if inference else None,
+            inference[1] if inference else None,
+            None,
+            _streams(path, None),
+            NO_PARAMS,
+        )
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         alt = payload.get("name")

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
+from yarl import URL
 
 from telemetry._admin import ReadinessCheck, build_admin_app
 from telemetry._config import Config, parse_host_port
@@ -99,7 +100,7 @@ class Sidecar:
             )
         admin_host, admin_port = parse_host_port(config.proxy.admin_listen, "proxy.admin_listen")
         # `_created` series double the scrape for nothing Prometheus uses.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         components = self._components or self._default_components()
         self.receipts, self.gpu = components.receipts, components.gpu
         metrics = ProxyMetrics(config, self.registry, VERSION)
@@ -119,8 +120,15 @@ class Sidecar:
             await self.gpu.start()
         sinks.extend(self._extra_sinks)
         model_info: ModelInfo | None = self.gpu
-        self.proxy = Proxy(config, metrics, self.tracing, sinks, model_info, token,
-                           hash_content=self.receipts is not None)
+        self.proxy = Proxy(
+            config,
+            metrics,
+            self.tracing,
+            sinks,
+            model_info,
+            token,
+            hash_content=self.receipts is not None,
+        )
         await self.proxy.start()
         app = web.Application(client_max_size=config.proxy.max_body_bytes)
         app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
@@ -139,10 +147,17 @@ class Sidecar:
         self.admin_port = await self._serve(admin, admin_host, admin_port)
         self._metrics = metrics
         self._probe_task = spawn(self._probe_loop(), name="upstream-probe")
-        log.info("sidecar started", extra={"fields": {
-            "listen": f"{host}:{self.listen_port}", "admin": f"{admin_host}:{self.admin_port}",
-            "upstream": config.proxy.upstream, "receipts": self.receipts is not None,
-        }})
+        log.info(
+            "sidecar started",
+            extra={
+                "fields": {
+                    "listen": f"{host}:{self.listen_port}",
+                    "admin": f"{admin_host}:{self.admin_port}",
+                    "upstream": config.proxy.upstream,
+                    "receipts": self.receipts is not None,
+                }
+            },
+        )
 
     def _start_receipts(self) -> None:
         from receipts import ReceiptsError
@@ -150,10 +165,12 @@ class Sidecar:
         try:
             self.receipts.start()
         except ReceiptsError as exc:
-            raise ConfigError(f"receipts: {exc} (start with --no-receipts to serve without "
-                              "them)") from exc
-        log.info("receipts log ready", extra={"fields": {
-            "verifier_key": self.receipts.verifier_key}})
+            raise ConfigError(
+                f"receipts: {exc} (start with --no-receipts to serve without them)"
+            ) from exc
+        log.info(
+            "receipts log ready", extra={"fields": {"verifier_key": self.receipts.verifier_key}}
+        )
 
     def _default_components(self) -> Components:
         components = Components()
@@ -171,7 +188,9 @@ class Sidecar:
         self, app: web.Application, host: str, port: int, *, cancel_on_disconnect: bool = False
     ) -> int:
         runner = web.AppRunner(
-            app, handler_cancellation=cancel_on_disconnect, access_log=None,
+            app,
+            handler_cancellation=cancel_on_disconnect,
+            access_log=None,
             shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )
         await runner.setup()
@@ -233,7 +252,7 @@ class Sidecar:
 
 
 def _upstream_address(url: str) -> tuple[str, int]:
-    parsed = aiohttp.client.URL(url)
+    parsed = URL(url)
     host = parsed.host or "127.0.0.1"
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return host, port

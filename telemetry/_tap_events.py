@@ -3,8 +3,8 @@
 Both wrap every event in an object whose `type` names it, instead of the chat-completion chunk
 shape. Only the events that carry content, usage, a stop reason or the end are read; the rest
 (`response.created`, `content_block_start`, `ping`, ...) carry nothing the tap reports.
-Errors need no handling here: both shapes put them under an `error` key, which `Facts.absorb`
-reads before dispatching to `absorb_typed`.
+Anthropic's `{"type":"error","error":{...}}` is read by `Facts.absorb` like any `error` key; the
+Responses API's `error` event (message at top level) and `response.failed` are read here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ RESPONSES_DELTAS = frozenset(
         "response.function_call_arguments.delta",
     }
 )
+MAX_ERROR_CHARS = 1000
 _RESPONSES_ENDS = frozenset({"response.completed", "response.incomplete"})
 _ANTHROPIC_DELTA_KEYS = ("text", "thinking", "partial_json")
 TYPED_EVENTS = (
@@ -29,6 +30,7 @@ TYPED_EVENTS = (
     | _RESPONSES_ENDS
     | {
         "response.failed",
+        "error",
         "content_block_delta",
         "message_start",
         "message_delta",
@@ -53,8 +55,9 @@ def absorb_typed(facts: Facts, kind: str, obj: dict[str, object]) -> bool:
         _model(facts, response.get("model"))
         _usage(facts, response.get("usage"))
     elif kind == "response.failed":
-        error = mapping(mapping(obj.get("response")).get("error")).get("message")
-        facts.error = error if isinstance(error, str) and error else "response failed"
+        _error(facts, mapping(mapping(obj.get("response")).get("error")).get("message"))
+    elif kind == "error":
+        _error(facts, obj.get("message"))
     elif kind == "message_start":
         message = mapping(obj.get("message"))
         _model(facts, message.get("model"))
@@ -67,6 +70,13 @@ def absorb_typed(facts: Facts, kind: str, obj: dict[str, object]) -> bool:
     elif kind == "message_stop":
         facts.done_seen = True
     return False
+
+
+def _error(facts: Facts, message: object) -> None:
+    if facts.error is None:
+        facts.error = (
+            message[:MAX_ERROR_CHARS] if isinstance(message, str) and message else "response failed"
+        )
 
 
 def _usage(facts: Facts, usage: object) -> None:

@@ -15,9 +15,15 @@ from __future__ import annotations
 import json
 from typing import cast
 
-from telemetry._tap_events import RESPONSES_DELTAS, TYPED_EVENTS, absorb_typed, count, nonempty
+from telemetry._tap_events import (
+    MAX_ERROR_CHARS,
+    RESPONSES_DELTAS,
+    TYPED_EVENTS,
+    absorb_typed,
+    count,
+    nonempty,
+)
 
-_MAX_ERROR_CHARS = 1000
 _PLACEHOLDER_REASONS = frozenset({"load", "unload"})
 
 
@@ -183,7 +189,7 @@ def _error_message(err: object) -> str:
         message = err.get("message") or err.get("type")
     if not isinstance(message, str) or not message:
         return "unknown error"
-    return message[:_MAX_ERROR_CHARS]
+    return message[:MAX_ERROR_CHARS]
 
 
 # Hot-path byte checks, used once the first content is seen. They accept only compact JSON as

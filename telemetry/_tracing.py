@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from telemetry import metric_names as n
 from telemetry._record import Outcome, RequestRecord
@@ -32,7 +33,9 @@ _INVALID_SPAN = "0" * 16
 
 def otlp_exporter(env: Mapping[str, str]) -> SpanExporter | None:
     """The OTLP span exporter the standard variables ask for, or None when none is configured."""
-    if not (env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+    if not (
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
         return None
     if env.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
         return None
@@ -72,8 +75,11 @@ def parent_context(traceparent: str | None, tracestate: str | None) -> Any:
         return None
     state = TraceState.from_header([tracestate]) if tracestate else None
     parent = SpanContext(
-        trace_id=int(match[1], 16), span_id=int(match[2], 16), is_remote=True,
-        trace_flags=TraceFlags(int(match[3], 16)), trace_state=state,
+        trace_id=int(match[1], 16),
+        span_id=int(match[2], 16),
+        is_remote=True,
+        trace_flags=TraceFlags(int(match[3], 16)),
+        trace_state=state,
     )
     return trace.set_span_in_context(NonRecordingSpan(parent))
 
@@ -89,7 +95,10 @@ class Tracing:
     def __init__(self, provider: TracerProvider, server_address: str, server_port: int) -> None:
         self._provider = provider
         self._tracer = provider.get_tracer("ollama-sidecar")
-        self._server = {"server.address": server_address, "server.port": server_port}
+        self._server: dict[str, AttributeValue] = {
+            "server.address": server_address,
+            "server.port": server_port,
+        }
 
     def start(self, route: RouteInfo, method: str, start_ns: int, parent: Any) -> trace.Span:
         if route.operation is not None:
@@ -97,7 +106,10 @@ class Tracing:
         else:
             name = f"{method} {route.endpoint}"
         return self._tracer.start_span(
-            name, context=parent, kind=SpanKind.CLIENT, start_time=start_ns,
+            name,
+            context=parent,
+            kind=SpanKind.CLIENT,
+            start_time=start_ns,
             attributes=self._server,
         )
 
@@ -138,9 +150,13 @@ def _attributes(route: RouteInfo, record: RequestRecord) -> dict[str, Any]:
     if route.streaming:
         attrs["gen_ai.request.stream"] = True
     params = route.params
-    for key, value in (("temperature", params.temperature), ("top_p", params.top_p),
-                       ("top_k", params.top_k), ("max_tokens", params.max_tokens),
-                       ("seed", params.seed)):
+    for key, value in (
+        ("temperature", params.temperature),
+        ("top_p", params.top_p),
+        ("top_k", params.top_k),
+        ("max_tokens", params.max_tokens),
+        ("seed", params.seed),
+    ):
         if value is not None:
             attrs[f"gen_ai.request.{key}"] = value
     if record.done_reason:

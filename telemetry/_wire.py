@@ -7,10 +7,20 @@ from typing import Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-HOP_BY_HOP: Final = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "trailers", "transfer-encoding", "upgrade",
-})
+HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 # Headers aiohttp's client would add on its own; skipped unless the client sent them.
 CLIENT_AUTO_HEADERS: Final = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
 
@@ -57,8 +67,9 @@ def _openai_type(status: int) -> str:
 def error_body(path: str, status: int, message: str) -> bytes:
     """Ollama's `{"error": "..."}`, or OpenAI's error object on /v1 routes."""
     if path.startswith("/v1/"):
-        payload: object = {"error": {"message": message, "type": _openai_type(status),
-                                     "param": None, "code": None}}
+        payload: object = {
+            "error": {"message": message, "type": _openai_type(status), "param": None, "code": None}
+        }
     else:
         payload = {"error": message}
     return json.dumps(payload, separators=(",", ":")).encode()

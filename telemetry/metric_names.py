@@ -43,6 +43,7 @@ TIER_BUDGET: Final = "ollama_sidecar_tier_budget_seconds"
 TIER_INFO: Final = "ollama_sidecar_tier_info"
 BUILD_INFO: Final = "ollama_sidecar_build_info"
 
+
 # The prometheus_client counter objects are declared without `_total`; it appends it.
 def counter_base(name: str) -> str:
     return name.removesuffix("_total")

@@ -11,9 +11,9 @@ import ollama
 import openai
 import pytest
 
+from telemetry.emulator import EmulatorConfig, EmulatorServer
 from tests.telemetry.conftest import StartSidecar
 from tests.telemetry.test_proxy import masked
-from telemetry.emulator import EmulatorConfig, EmulatorServer
 
 
 class Recorder(httpx.AsyncBaseTransport):
@@ -39,8 +39,12 @@ class Recorder(httpx.AsyncBaseTransport):
             async def aclose(self) -> None:
                 await upstream.aclose()
 
-        return httpx.Response(response.status_code, headers=response.headers, stream=Tee(),
-                              extensions=response.extensions)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=Tee(),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -53,11 +57,18 @@ async def ollama_session(host: str, recorder: Recorder) -> list[Any]:
     results: list[Any] = []
     async with ollama.AsyncClient(host=host, transport=recorder) as client:
         results.append(await client.generate(model="llama3.2:3b", prompt="Hi"))
-        results.append([p async for p in await client.generate(
-            model="llama3.2:3b", prompt="Hi", stream=True)])
+        results.append(
+            [p async for p in await client.generate(model="llama3.2:3b", prompt="Hi", stream=True)]
+        )
         results.append(await client.chat(model="llama3.1:8b", messages=MESSAGES))
-        results.append([p async for p in await client.chat(
-            model="llama3.1:8b", messages=MESSAGES, stream=True, think=True)])
+        results.append(
+            [
+                p
+                async for p in await client.chat(
+                    model="llama3.1:8b", messages=MESSAGES, stream=True, think=True
+                )
+            ]
+        )
         results.append(await client.embed(model="nomic-embed-text", input=["a", "b"]))
         results.append(await client.embeddings(model="nomic-embed-text", prompt="a"))
         results.append(await client.list())
@@ -77,19 +88,27 @@ async def ollama_session(host: str, recorder: Recorder) -> list[Any]:
 
 async def openai_session(base: str, recorder: Recorder) -> list[Any]:
     results: list[Any] = []
-    async with httpx.AsyncClient(transport=recorder) as http, openai.AsyncOpenAI(
-        base_url=base + "/v1", api_key="ollama", http_client=http, max_retries=0
-    ) as client:
+    async with (
+        httpx.AsyncClient(transport=recorder) as http,
+        openai.AsyncOpenAI(
+            base_url=base + "/v1", api_key="ollama", http_client=http, max_retries=0
+        ) as client,
+    ):
         chat = client.chat.completions
         results.append((await chat.create(model="llama3.2:3b", messages=MESSAGES)).usage)
-        stream = await chat.create(model="llama3.2:3b", messages=MESSAGES, stream=True,
-                                   stream_options={"include_usage": True})
+        stream = await chat.create(
+            model="llama3.2:3b",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         results.append([c.usage async for c in stream])
         results.append((await client.completions.create(model="llama3.2:3b", prompt="Hi")).usage)
         stream2 = await client.completions.create(model="llama3.2:3b", prompt="Hi", stream=True)
         results.append(len([c async for c in stream2]))
-        results.append(len((await client.embeddings.create(
-            model="nomic-embed-text", input=["a", "b c"])).data))
+        results.append(
+            len((await client.embeddings.create(model="nomic-embed-text", input=["a", "b c"])).data)
+        )
         results.append([m.id async for m in client.models.list()])
         results.append((await client.models.retrieve("llama3.1:8b")).owned_by)
         with pytest.raises(openai.NotFoundError):
@@ -105,9 +124,12 @@ async def test_client_through_proxy_matches_direct(
     start_sidecar: StartSidecar, session: Session
 ) -> None:
     config = EmulatorConfig(ttft_seconds=0, tokens_per_second=0, output_tokens=6)
-    async with EmulatorServer(config) as direct_emu, EmulatorServer(
-        EmulatorConfig(ttft_seconds=0, tokens_per_second=0, output_tokens=6)
-    ) as proxied_emu:
+    async with (
+        EmulatorServer(config) as direct_emu,
+        EmulatorServer(
+            EmulatorConfig(ttft_seconds=0, tokens_per_second=0, output_tokens=6)
+        ) as proxied_emu,
+    ):
         running = await start_sidecar(proxied_emu.url)
         direct, through = Recorder(), Recorder()
         direct_results = await session(direct_emu.url, direct)

@@ -213,7 +213,7 @@ async def test_no_auto_headers_are_added_upstream(start_sidecar: StartSidecar) -
 async def test_large_streamed_upload_to_blobs(
     start_sidecar: StartSidecar, client: aiohttp.ClientSession
 ) -> None:
-    runner, url, seen = await _echo_upstream()
+    runner, url, _seen = await _echo_upstream()
     try:
         running: Running = await start_sidecar(url, max_body_bytes=1024)
         blob = bytes(range(256)) * 8192  # 2 MiB: above the JSON body limit, blobs stream

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from telemetry import Outcome
-from tests.telemetry.conftest import Running, StartSidecar
 from telemetry.emulator import EmulatorConfig, EmulatorServer
+from tests.telemetry.conftest import Running, StartSidecar
 
 SHORT = """
 [tiers.gpu-8gb]
@@ -21,14 +21,14 @@ idle_timeout_seconds = 0.3
 total_timeout_seconds = 3
 """
 GENERATE = {"model": "llama3.1:8b", "prompt": "hi"}
-CHAT_V1 = {"model": "llama3.1:8b", "stream": True,
-           "messages": [{"role": "user", "content": "hi"}]}
+CHAT_V1 = {"model": "llama3.1:8b", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture
 async def slow_emulator() -> object:
-    async with EmulatorServer(EmulatorConfig(ttft_seconds=0.01, tokens_per_second=100,
-                                             output_tokens=6)) as emu:
+    async with EmulatorServer(
+        EmulatorConfig(ttft_seconds=0.01, tokens_per_second=100, output_tokens=6)
+    ) as emu:
         yield emu
 
 
@@ -39,8 +39,9 @@ async def short(slow_emulator: EmulatorServer, start_sidecar: StartSidecar) -> R
     return running
 
 
-async def post(client: aiohttp.ClientSession, url: str, payload: object,
-               fault: str | None = None) -> tuple[int, str, bytes]:
+async def post(
+    client: aiohttp.ClientSession, url: str, payload: object, fault: str | None = None
+) -> tuple[int, str, bytes]:
     headers = {"X-Emulator-Fault": fault} if fault else {}
     async with client.post(url, json=payload, headers=headers) as response:
         return response.status, response.headers.get("Content-Type", ""), await response.read()
@@ -62,7 +63,7 @@ async def test_ok_stream(short: Running, client: aiohttp.ClientSession) -> None:
 async def test_error_before_streaming_is_passed_through(
     short: Running, client: aiohttp.ClientSession
 ) -> None:
-    status, ctype, body = await post(client, short.url + "/api/generate", GENERATE, "error_before")
+    status, _ctype, body = await post(client, short.url + "/api/generate", GENERATE, "error_before")
     assert status == 500 and "error" in json.loads(body)
     record = await last_record(short)
     assert (record.outcome, record.error_type) == (Outcome.ERROR, "500")
@@ -109,8 +110,9 @@ async def test_stall_before_first_token_gives_504(
     assert (record.outcome, record.error_type) == (Outcome.TIMEOUT, "ttft_timeout")
     labels = {"gen_ai_request_model": "llama3.1:8b", "tier": "gpu-8gb", "kind": "ttft"}
     assert short.sample("ollama_sidecar_timeouts_total", **labels) == 1
-    status, _, body = await post(client, short.url + "/v1/chat/completions",
-                                 {**CHAT_V1, "stream": False}, "stall_before")
+    status, _, body = await post(
+        client, short.url + "/v1/chat/completions", {**CHAT_V1, "stream": False}, "stall_before"
+    )
     assert status == 504 and json.loads(body)["error"]["type"] == "api_error"
 
 
@@ -130,20 +132,23 @@ async def test_stall_midstream_ends_with_error_line(
 async def test_stall_midstream_on_v1_ends_with_sse_error_event(
     short: Running, client: aiohttp.ClientSession
 ) -> None:
-    status, ctype, body = await post(client, short.url + "/v1/chat/completions", CHAT_V1,
-                                     "stall_midstream")
+    status, ctype, body = await post(
+        client, short.url + "/v1/chat/completions", CHAT_V1, "stall_midstream"
+    )
     assert status == 200 and ctype.startswith("text/event-stream")
     events = [e for e in body.split(b"\n\n") if e]
     last = json.loads(events[-1].removeprefix(b"data: "))
     assert last["error"]["type"] == "api_error"
 
 
-async def test_total_timeout(slow_emulator: EmulatorServer, start_sidecar: StartSidecar,
-                             client: aiohttp.ClientSession) -> None:
+async def test_total_timeout(
+    slow_emulator: EmulatorServer, start_sidecar: StartSidecar, client: aiohttp.ClientSession
+) -> None:
     slow_emulator.config.tokens_per_second = 10
     slow_emulator.config.output_tokens = 50
-    running: Running = await start_sidecar(slow_emulator.url, SHORT.replace(
-        "total_timeout_seconds = 3", "total_timeout_seconds = 0.6"))
+    running: Running = await start_sidecar(
+        slow_emulator.url, SHORT.replace("total_timeout_seconds = 3", "total_timeout_seconds = 0.6")
+    )
     status, _, body = await post(client, running.url + "/api/generate", GENERATE)
     assert status == 200 and b"whole request" in body.strip().split(b"\n")[-1]
     record = await last_record(running)

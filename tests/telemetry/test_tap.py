@@ -367,8 +367,12 @@ _TOKEN = st.text(st.characters(codec="utf-8"), max_size=8)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_TOKEN, min_size=1, max_size=12), st.booleans(), st.data())
-def test_generated_native_streams(tokens: list[str], chat: bool, data: st.DataObject) -> None:
+@given(st.lists(_TOKEN, min_size=1, max_size=12), st.booleans(), st.booleans(), st.data())
+def test_generated_native_streams(
+    tokens: list[str], chat: bool, spaced: bool, data: st.DataObject
+) -> None:
+    seps = (", ", ": ") if spaced else (",", ":")
+
     def obj(text: str, done: bool) -> bytes:
         part: dict[str, object] = (
             {"message": {"role": "assistant", "content": text}} if chat else {"response": text}
@@ -376,7 +380,7 @@ def test_generated_native_streams(tokens: list[str], chat: bool, data: st.DataOb
         record = {"model": "m", **part, "done": done}
         if done:
             record.update(done_reason="stop", prompt_eval_count=3, eval_count=len(tokens))
-        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return json.dumps(record, separators=seps, ensure_ascii=False).encode() + b"\n"
 
     units = (*(obj(t, False) for t in tokens), obj("", True))
     nonempty = [i for i, t in enumerate(tokens) if t]

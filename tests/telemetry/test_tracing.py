@@ -14,8 +14,11 @@ PROMPT = "the secret prompt text"
 async def test_inference_span_follows_genai_conventions(
     proxied: Running, client: aiohttp.ClientSession
 ) -> None:
-    payload = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": PROMPT}],
-               "options": {"temperature": 0.5, "num_predict": 100, "seed": 3}}
+    payload = {
+        "model": "llama3.1:8b",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "options": {"temperature": 0.5, "num_predict": 100, "seed": 3},
+    }
     async with client.post(proxied.url + "/api/chat", json=payload) as response:
         request_id = response.headers["X-Request-ID"]
         await response.read()
@@ -44,8 +47,9 @@ async def test_inference_span_follows_genai_conventions(
 async def test_failed_request_span_has_error_type(
     proxied: Running, client: aiohttp.ClientSession
 ) -> None:
-    async with client.post(proxied.url + "/api/generate",
-                           json={"model": "missing:1b", "prompt": "x"}) as response:
+    async with client.post(
+        proxied.url + "/api/generate", json={"model": "missing:1b", "prompt": "x"}
+    ) as response:
         await response.read()
     await proxied.sink.wait_for(1)
     (span,) = proxied.spans.get_finished_spans()
@@ -66,12 +70,20 @@ async def test_management_route_gets_http_style_span(
 
 def test_otlp_exporter_only_when_configured() -> None:
     assert otlp_exporter({}) is None
-    assert otlp_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",
-                          "OTEL_TRACES_EXPORTER": "none"}) is None
+    assert (
+        otlp_exporter(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_TRACES_EXPORTER": "none"}
+        )
+        is None
+    )
     http = otlp_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"})
     assert type(http).__module__.endswith("http.trace_exporter")
-    grpc = otlp_exporter({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1",
-                          "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    grpc = otlp_exporter(
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        }
+    )
     assert type(grpc).__module__.endswith("grpc.trace_exporter")
     for exporter in (http, grpc):
         assert exporter is not None
