@@ -25,8 +25,8 @@ import json
 import math
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -36,7 +36,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (  # noqa: E402
+from _harness import (
     Nginx,
     cpu_seconds,
     free_port,
@@ -50,7 +50,8 @@ STACKS_DIR = Path(__file__).resolve().parent / "_stacks"
 STACKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("aiohttp+uvloop", "aiohttp_proxy.py", ("--variant", "uvloop")),
     ("aiohttp+asyncio", "aiohttp_proxy.py", ("--variant", "asyncio")),
-    ("uvicorn-asgi+httpx", "asgi_httpx.py", ()),
+    ("uvicorn-asgi+httpx", "asgi_proxy.py", ("--variant", "httpx")),
+    ("uvicorn-asgi+aiohttp", "asgi_proxy.py", ("--variant", "aiohttp")),
     ("starlette+httpx", "starlette_httpx.py", ()),
     ("naive-httpx-per-req", "starlette_httpx.py", ("--variant", "per-request")),
 )
@@ -70,10 +71,12 @@ class Plan:
     rps_seconds: float
 
 
-FULL = Plan(c1_rounds=4, c1_per_round=25, c32_rounds=3, c32_per_worker=3, rps_rounds=3,
-            rps_seconds=1.5)
-QUICK = Plan(c1_rounds=2, c1_per_round=10, c32_rounds=2, c32_per_worker=1, rps_rounds=2,
-             rps_seconds=0.75)
+FULL = Plan(
+    c1_rounds=4, c1_per_round=25, c32_rounds=3, c32_per_worker=3, rps_rounds=3, rps_seconds=1.5
+)
+QUICK = Plan(
+    c1_rounds=2, c1_per_round=10, c32_rounds=2, c32_per_worker=1, rps_rounds=2, rps_seconds=0.75
+)
 
 
 @dataclass
@@ -184,8 +187,10 @@ class HostRewritingNginx(Nginx):
         self.port = free_port()
         prefix = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
         conf = prefix / "nginx.conf"
-        temp = " ".join(f"{k}_temp_path {prefix}/{k};" for k in
-                        ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp = " ".join(
+            f"{k}_temp_path {prefix}/{k};"
+            for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         conf.write_text(f"""
 {"user root;" if os.geteuid() == 0 else ""}
 daemon off; worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/error.log;
@@ -205,7 +210,8 @@ http {{
 """)
         self.process = subprocess.Popen(
             [binary, "-p", str(prefix), "-c", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_http(f"http://127.0.0.1:{self.port}/api/version")
         return True
@@ -213,7 +219,9 @@ http {{
 
 def set_emulator(url: str, **values: float) -> None:
     request = urllib.request.Request(
-        url + "/_emulator/config", data=json.dumps(values).encode(), method="PUT",
+        url + "/_emulator/config",
+        data=json.dumps(values).encode(),
+        method="PUT",
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=5):
@@ -272,9 +280,11 @@ def result_of(target: Target) -> Result:
         ttft99_c32=percentile(target.ttft_c32, 0.99) * 1000,
         rps=target.plain_done / target.plain_seconds if target.plain_seconds else math.nan,
         cpu_ms_req=target.plain_cpu * 1000 / target.plain_done
-        if target.pids and target.plain_done else math.nan,
+        if target.pids and target.plain_done
+        else math.nan,
         cpu_ms_stream=target.stream_cpu * 1000 / target.streams
-        if target.pids and target.streams else math.nan,
+        if target.pids and target.streams
+        else math.nan,
         errors=target.errors,
     )
 
@@ -299,7 +309,8 @@ def table(results: dict[str, Result]) -> str:
         added = (r.p50_c1 - d.p50_c1, r.p99_c1 - d.p99_c1, r.ttft99_c32 - d.ttft99_c32)
         base = (
             (n.p50_c1 - d.p50_c1, n.p99_c1 - d.p99_c1, n.ttft99_c32 - d.ttft99_c32)
-            if n else (None, None, None)
+            if n
+            else (None, None, None)
         )
         cells = "".join(f"{a:10.2f} {ratio(a, b)}" for a, b in zip(added, base, strict=True))
         if name == "direct":
@@ -325,8 +336,17 @@ async def run(args: argparse.Namespace) -> int:
     try:
         for name, script, extra in STACKS:
             port = free_port()
-            proc = start([sys.executable, str(STACKS_DIR / script), "--listen",
-                          f"127.0.0.1:{port}", "--upstream", upstream, *extra])
+            proc = start(
+                [
+                    sys.executable,
+                    str(STACKS_DIR / script),
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    "--upstream",
+                    upstream,
+                    *extra,
+                ]
+            )
             processes.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}", [proc.pid]))
         for target in targets:

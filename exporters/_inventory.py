@@ -20,6 +20,7 @@ from exporters._sampler import GpuSnapshot
 from telemetry import Tier
 
 _GIB = 1024**3
+NO_GPU = "none found (CPU-only)"
 _SLACK = 0.95
 _APPLE_SHARE = 0.75
 RUNTIMES = {
@@ -60,6 +61,7 @@ class HostInventory:
     ollama_loaded: tuple[str, ...] = ()
     tier: str = "cpu"
     tier_vram_bytes: int = 0
+    gpu_summary: str = NO_GPU
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
@@ -151,8 +153,6 @@ async def gather(
     tier, vram = tier_for_host(snapshot, tiers)
     info = snapshot.info
     notes = []
-    if not snapshot.devices:
-        notes.append("CPU-only: no GPU found")
     if version is None:
         notes.append(f"Ollama not reachable at {ollama_url}")
     return HostInventory(
@@ -178,8 +178,19 @@ async def gather(
         ollama_loaded=loaded,
         tier=tier,
         tier_vram_bytes=vram,
+        gpu_summary=gpu_summary(snapshot),
         notes=tuple(notes),
     )
+
+
+def gpu_summary(snapshot: GpuSnapshot) -> str:
+    """One plain line: `none found (CPU-only)`, or how many GPUs of which model, how many up."""
+    if not snapshot.devices:
+        return NO_GPU
+    names = sorted({d.name for d in snapshot.devices})
+    summary = f"{len(snapshot.devices)} x {', '.join(names)} via {snapshot.backend}"
+    down = len(snapshot.devices) - len(snapshot.healthy)
+    return summary + (f" ({down} down)" if down else "")
 
 
 def _gib(value: int | None) -> str:
@@ -189,14 +200,11 @@ def _gib(value: int | None) -> str:
 def render(inv: HostInventory) -> str:
     rows: list[tuple[str, str]] = [
         ("tier", f"{inv.tier} (largest GPU {_gib(inv.tier_vram_bytes)})"),
-        (
-            "gpu backend",
-            inv.gpu_backend
-            + "".join(
-                f"; {b}: {r}" for b, r in inv.gpu_backends.items() if r not in ("ok", "no_gpu")
-            ),
-        ),
+        ("gpus", inv.gpu_summary),
     ]
+    tried = [f"{b}: {r}" for b, r in inv.gpu_backends.items() if r not in ("ok", "no_gpu")]
+    if tried:
+        rows.append(("gpu probe", ", ".join(tried)))
     for g in inv.gpus:
         rows.append(
             (

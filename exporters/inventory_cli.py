@@ -2,17 +2,19 @@
 
 Exit codes: 0 the inventory was printed (a host without GPU or Ollama is still a result);
 2 usage or configuration error (a bad `--config`, raised as `ConfigError` to the dispatcher).
-Table on stdout by default, `--json` for machines.
+Table on stdout by default, `--json` for machines; nothing on stderr unless the command fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from exporters._inventory import HostInventory, gather, render
@@ -34,18 +36,37 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, env={})
-    sampler = GpuSampler(default_sources(), hang_timeout=10.0)
-    try:
-        snapshot = sampler.run_once()
-    finally:
-        sampler.stop(timeout=1.0)
+    with _sampler_quiet():
+        sampler = GpuSampler(default_sources(), hang_timeout=10.0)
+        try:
+            snapshot = sampler.run_once()
+        finally:
+            sampler.stop(timeout=1.0)
     inventory = asyncio.run(_gather(snapshot, config.tiers, args.upstream))
-    if args.json:
-        json.dump(inventory.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(render(inventory))
+    text = json.dumps(inventory.to_json(), indent=2) + "\n" if args.json else render(inventory)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Piped into `head`: the reader has what it wanted. Python would report the failed
+        # flush at exit, so stdout is pointed at devnull first (as the Python docs advise).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+@contextlib.contextmanager
+def _sampler_quiet() -> Iterator[None]:
+    """Keep the sampler's warnings ("no GPU found; serving on CPU") off stderr.
+
+    They are meant for the running sidecar; the inventory prints the same facts itself.
+    """
+    logger = logging.getLogger("exporters")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 async def _gather(snapshot: GpuSnapshot, tiers: tuple[Tier, ...], upstream: str) -> HostInventory:

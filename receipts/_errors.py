@@ -8,6 +8,7 @@ ReceiptsError
 │   └── SignatureError     a signature is missing, unknown or wrong
 ├── KeyFileError           key file missing, unreadable, invalid or readable by group/others
 └── StoreError             database missing, corrupt, locked or out of space
+    └── StoreLockedError   another process (a running sidecar) holds the database
 """
 
 
@@ -41,3 +42,7 @@ class KeyFileError(ReceiptsError):
 
 class StoreError(ReceiptsError):
     pass
+
+
+class StoreLockedError(StoreError):
+    """Another process (a running sidecar) holds the database."""

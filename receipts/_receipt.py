@@ -43,8 +43,8 @@ def _int(value: int | None, name: str) -> int | None:
 
 
 def _present(fields: dict[str, object]) -> dict[str, object]:
-    """Drop fields that are not available: None, and empty nested objects or lists."""
-    return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
+    """Drop fields that are not available (None); callers turn empty objects and lists to None."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _timings(t: OllamaTimings) -> dict[str, object]:
@@ -75,7 +75,7 @@ def _placement(p: Placement) -> dict[str, object]:
             "processor": p.processor.value,
             "size_bytes": _int(p.size_bytes, "size_bytes"),
             "size_vram_bytes": _int(p.size_vram_bytes, "size_vram_bytes"),
-            "gpus": gpus,
+            "gpus": gpus or None,
         }
     )
 
@@ -120,7 +120,7 @@ def receipt_body(
             "input_tokens": _int(record.input_tokens, "input_tokens"),
             "output_tokens": _int(record.output_tokens, "output_tokens"),
             "ttft_ns": _ns(record.ttft_ns),
-            "ollama": _timings(record.ollama),
+            "ollama": _timings(record.ollama) or None,
             "placement": _placement(record.placement),
             "request_sha256": record.request_sha256,
             "response_sha256": record.response_sha256,

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from receipts._errors import StoreError
+from receipts._errors import StoreError, StoreLockedError
 from receipts._store import Batch, CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
 
 SCHEMA_VERSION = "1"
@@ -60,51 +60,11 @@ _RECEIPT_COLUMNS = (
     "seq, request_id, leaf_hash, raw, trace_id, start_unix_ns, end_unix_ns, model, outcome, "
     "status, processor, input_tokens, output_tokens, duration_ns"
 )
-_RECEIPT_TYPES = (
-    "BIGINT",
-    "VARCHAR",
-    "BLOB",
-    "BLOB",
-    "VARCHAR",
-    "BIGINT",
-    "BIGINT",
-    "VARCHAR",
-    "VARCHAR",
-    "SMALLINT",
-    "VARCHAR",
-    "BIGINT",
-    "BIGINT",
-    "BIGINT",
-)
+_RECEIPT_NAMES = [c.strip() for c in _RECEIPT_COLUMNS.split(",")]
 _SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, name, kind, start_unix_ns, end_unix_ns, attributes, status"
 )
-_SPAN_TYPES = (
-    "VARCHAR",
-    "VARCHAR",
-    "VARCHAR",
-    "VARCHAR",
-    "VARCHAR",
-    "BIGINT",
-    "BIGINT",
-    "JSON",
-    "VARCHAR",
-)
-
-
-class StoreLockedError(StoreError):
-    """Another process (a running sidecar) holds the database."""
-
-
-def _unnest_insert(table: str, columns: str, types: tuple[str, ...]) -> str:
-    # One statement per table per batch: lists bound as parameters and unnested side by side are
-    # far faster than executemany.
-    values = ", ".join(f"unnest(?::{t}[])" for t in types)
-    return f"INSERT INTO {table} ({columns}) SELECT {values}"
-
-
-_INSERT_RECEIPTS = _unnest_insert("receipts", _RECEIPT_COLUMNS, _RECEIPT_TYPES)
-_INSERT_SPANS = _unnest_insert("spans", _SPAN_COLUMNS, _SPAN_TYPES)
+_SPAN_NAMES = [c.strip() for c in _SPAN_COLUMNS.split(",")]
 
 
 def _translate(path: Path, exc: duckdb.Error) -> StoreError:
@@ -167,12 +127,16 @@ class DuckDBStore:
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN")
+            # DuckDB's appender inside the transaction: about 2.5x faster than binding columns as
+            # lists and unnesting them, and 80x faster than executemany (measured, 0006).
             if batch.receipts:
-                columns = list(zip(*(_receipt_tuple(r) for r in batch.receipts), strict=True))
-                cur.execute(_INSERT_RECEIPTS, [list(c) for c in columns])
+                appender = cur.appender("receipts", columns=_RECEIPT_NAMES)
+                appender.append_rows([_receipt_tuple(r) for r in batch.receipts])
+                appender.flush()
             if batch.spans:
-                columns = list(zip(*(_span_tuple(s) for s in batch.spans), strict=True))
-                cur.execute(_INSERT_SPANS, [list(c) for c in columns])
+                appender = cur.appender("spans", columns=_SPAN_NAMES)
+                appender.append_rows([_span_tuple(s) for s in batch.spans])
+                appender.flush()
             for cp in batch.checkpoints:
                 cur.execute(
                     "INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)",

@@ -7,10 +7,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "trailers", "transfer-encoding", "upgrade",
-})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 # The client library sets Host and Content-Length for the body it sends.
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
 
@@ -40,7 +50,8 @@ def end_to_end(headers: Iterable[tuple[str, str]], drop: frozenset[str]) -> list
     pairs = list(headers)
     named = {
         token.strip().lower()
-        for name, value in pairs if name.lower() == "connection"
+        for name, value in pairs
+        if name.lower() == "connection"
         for token in value.split(",")
     }
     return [(n, v) for n, v in pairs if n.lower() not in drop and n.lower() not in named]

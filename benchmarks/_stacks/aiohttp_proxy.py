@@ -1,12 +1,15 @@
 """Minimal streaming reverse proxy: aiohttp server + one long-lived aiohttp ClientSession.
 
-    python benchmarks/_stacks/aiohttp_proxy.py --listen H:P --upstream URL [--variant uvloop|asyncio]
+    python benchmarks/_stacks/aiohttp_proxy.py --listen H:P --upstream URL [--variant V]
+
+V is `uvloop` (the default) or `asyncio` (the standard library's event loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 
 import aiohttp
 from _common import HOP_BY_HOP, REQUEST_DROP, Options, end_to_end, parse
@@ -26,11 +29,16 @@ def build(options: Options) -> web.Application:
         headers["Host"] = options.upstream_host
         skip = tuple(h for h in AUTO_HEADERS if h not in request.headers)
         async with request.app[SESSION].request(
-            request.method, URL(options.upstream + request.raw_path, encoded=True),
-            headers=headers, data=body, skip_auto_headers=skip, allow_redirects=False,
+            request.method,
+            URL(options.upstream + request.raw_path, encoded=True),
+            headers=headers,
+            data=body,
+            skip_auto_headers=skip,
+            allow_redirects=False,
         ) as upstream:
             response = web.StreamResponse(
-                status=upstream.status, reason=upstream.reason,
+                status=upstream.status,
+                reason=upstream.reason,
                 headers=CIMultiDict(end_to_end(upstream.headers.items(), HOP_BY_HOP)),
             )
             await response.prepare(request)
@@ -39,10 +47,11 @@ def build(options: Options) -> web.Application:
             await response.write_eof()
             return response
 
-    async def session_context(app: web.Application):  # type: ignore[no-untyped-def]
+    async def session_context(app: web.Application) -> AsyncIterator[None]:
         app[SESSION] = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
-            auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=None),
         )
         yield

@@ -25,15 +25,18 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 def build(options: Options) -> Starlette:
     shared = httpx.AsyncClient(
-        timeout=None, follow_redirects=False,
+        timeout=None,
+        follow_redirects=False,
         limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
     )
     per_request = options.variant == "per-request"
 
     async def proxy(request: Request) -> Response:
         body = await request.body()
-        headers = [*end_to_end(request.headers.items(), REQUEST_DROP),
-                   ("host", options.upstream_host)]
+        headers = [
+            *end_to_end(request.headers.items(), REQUEST_DROP),
+            ("host", options.upstream_host),
+        ]
         url = options.upstream + request.url.path
         if request.url.query:
             url += "?" + request.url.query
@@ -64,9 +67,17 @@ def build(options: Options) -> Starlette:
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv, ("shared", "per-request"))
     uvicorn.run(
-        build(options), host=options.host, port=options.port, loop="uvloop", http="httptools",
-        lifespan="off", access_log=False, log_level="warning", backlog=1024,
-        server_header=False, date_header=False,
+        build(options),
+        host=options.host,
+        port=options.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        backlog=1024,
+        server_header=False,
+        date_header=False,
     )
     return 0
 

@@ -1,7 +1,8 @@
+from dataclasses import replace
 from pathlib import Path
 
-from exporters import GpuSnapshot, SourceInfo, fake_reading, tier_for_host
-from exporters._inventory import cgroup_version
+from exporters import FakeOllamaClient, GpuSnapshot, SourceInfo, fake_reading, tier_for_host
+from exporters._inventory import cgroup_version, gather, gpu_summary, render
 from telemetry._config import DEFAULT_TIERS
 
 GIB = 1024**3
@@ -28,3 +29,20 @@ def test_cgroup_detection(tmp_path: Path) -> None:
     (tmp_path / "sys/fs/cgroup").mkdir(parents=True)
     (tmp_path / "sys/fs/cgroup/cgroup.controllers").write_text("cpu memory\n")
     assert cgroup_version(tmp_path) == "v2"
+
+
+def test_gpu_summary_is_one_plain_line() -> None:
+    assert gpu_summary(GpuSnapshot()) == "none found (CPU-only)"
+    snap = _snap(80 * GIB, 80 * GIB)
+    assert gpu_summary(snap) == "2 x NVIDIA H100 80GB HBM3 via x"
+    lost = replace(snap, devices=(snap.devices[0], snap.devices[1].down("lost")))
+    assert gpu_summary(lost) == "2 x NVIDIA H100 80GB HBM3 via x (1 down)"
+
+
+async def test_render_without_gpu_states_it_once() -> None:
+    inv = await gather(
+        GpuSnapshot(), DEFAULT_TIERS, FakeOllamaClient(), "http://127.0.0.1:9", Path("/")
+    )
+    table = render(inv)
+    assert "gpus" in table and table.count("CPU-only") == 1
+    assert not any("no gpu" in n.lower() for n in inv.notes)

@@ -4,15 +4,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
+DISPATCHER = ("telemetry.cli", "inventory")
+STANDALONE = ("exporters.inventory_cli",)
 
 
-async def _run(*args: str) -> subprocess.CompletedProcess[str]:
+async def _run(entry: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "exporters.inventory_cli", *args],
+        [sys.executable, "-m", *entry, *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -40,24 +43,38 @@ async def test_json_inventory_against_a_local_ollama() -> None:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        done = await _run("--json", "--upstream", f"http://127.0.0.1:{port}")
+        done = await _run(DISPATCHER, "--json", "--upstream", f"http://127.0.0.1:{port}")
     finally:
         await runner.cleanup()
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
     inv = json.loads(done.stdout)
     assert inv["gpu_backend"] == "cpu" and inv["gpus"] == [] and inv["tier"] == "cpu"
+    assert inv["gpu_summary"] == "none found (CPU-only)"
     assert inv["gpu_backends"]["rocm_smi"] == "no_device"
     assert inv["ollama_version"] == "0.12.3" and inv["ollama_models"] == ["qwen3:8b"]
     assert inv["ollama_loaded"] == ["qwen3:8b"]
+    assert inv["notes"] == []
     assert inv["cgroup"] and inv["memory_bytes"] > 0
 
 
-async def test_table_without_ollama_and_bad_config(tmp_path: Path) -> None:
-    done = await _run("--upstream", "http://127.0.0.1:9")
-    assert done.returncode == 0
-    assert "CPU-only: no GPU found" in done.stdout and "unreachable" in done.stdout
+async def test_table_on_a_gpu_less_host_says_so_once_and_nothing_on_stderr() -> None:
+    done = await _run(DISPATCHER, "--upstream", "http://127.0.0.1:9")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    rows = dict(line.split(None, 1) for line in done.stdout.splitlines() if " " in line)
+    assert rows["tier"].startswith("cpu ")
+    assert rows["gpus"] == "none found (CPU-only)"
+    assert done.stdout.lower().count("no gpu") + done.stdout.count("CPU-only") == 1
+    assert "version unreachable" in rows["ollama"]
+
+
+@pytest.mark.parametrize("entry", [DISPATCHER, STANDALONE], ids=["dispatcher", "standalone"])
+async def test_bad_config_is_exit_2_without_traceback(
+    entry: tuple[str, ...], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[nonsense]\n")
-    done = await _run("--config", str(bad))
+    done = await _run(entry, "--config", str(bad))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "unknown config key" in done.stderr
+    assert "unknown config key" in done.stderr and done.stdout == ""
