@@ -1,0 +1,208 @@
+"""`AmdSmiSource` against a scenario fake of the `amdsmi` module (gpu.md §3.1 units)."""
+
+import enum
+from typing import Any
+
+import pytest
+
+from exporters import AmdSmiSource, BackendUnavailable, DeviceFailed, GpuSampler
+
+MIB = 1024 * 1024
+DRIVER_NOT_LOADED = 34
+
+
+class AmdSmiException(Exception):
+    pass
+
+
+class AmdSmiLibraryException(AmdSmiException):
+    def __init__(self, err_code: int) -> None:
+        super().__init__(f"amdsmi error {err_code}")
+        self.err_code = err_code
+
+
+class Fails:
+    """An answer that raises `AmdSmiLibraryException(code)`, as the real wrapper does."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+NOT_SUPPORTED, UNKNOWN_ERROR = Fails(2), Fails(0xFFFFFFFF)
+
+
+class FakeAmdSmi:
+    """The slice of `amdsmi` the source uses, with one dict of answers per device.
+
+    A `Fails` answer raises; "N/A" strings stand where the library's raw value was 0xFFFF.
+    """
+
+    AmdSmiException = AmdSmiException
+    AmdSmiLibraryException = AmdSmiLibraryException
+    AmdSmiInitFlags = enum.Enum("AmdSmiInitFlags", "INIT_AMD_GPUS")
+    AmdSmiTemperatureType = enum.Enum("AmdSmiTemperatureType", "EDGE HOTSPOT VRAM")
+    AmdSmiTemperatureMetric = enum.Enum("AmdSmiTemperatureMetric", "CURRENT")
+
+    def __init__(self, devices: list[dict[str, Any]], init_error: int | None = None) -> None:
+        self.devices = devices
+        self.init_error = init_error
+        self.initialised = False
+
+    @classmethod
+    def mi300x(cls, count: int = 1) -> "FakeAmdSmi":
+        return cls([_mi300x(i) for i in range(count)])
+
+    def amdsmi_init(self, flags: Any) -> None:
+        assert flags is self.AmdSmiInitFlags.INIT_AMD_GPUS
+        if self.init_error is not None:
+            raise AmdSmiLibraryException(self.init_error)
+        self.initialised = True
+
+    def amdsmi_shut_down(self) -> None:
+        self.initialised = False
+
+    def amdsmi_get_processor_handles(self) -> list[int]:
+        return list(range(len(self.devices)))
+
+    def _answer(self, handle: int, key: str) -> Any:
+        assert self.initialised
+        value = self.devices[handle][key]
+        if isinstance(value, Fails):
+            raise AmdSmiLibraryException(value.code)
+        return value
+
+    def amdsmi_get_gpu_driver_info(self, h: int) -> Any:
+        return self._answer(h, "driver")
+
+    def amdsmi_get_gpu_asic_info(self, h: int) -> Any:
+        return self._answer(h, "asic")
+
+    def amdsmi_get_gpu_device_uuid(self, h: int) -> Any:
+        return self._answer(h, "uuid")
+
+    def amdsmi_get_gpu_device_bdf(self, h: int) -> Any:
+        return self._answer(h, "bdf")
+
+    def amdsmi_get_gpu_activity(self, h: int) -> Any:
+        return self._answer(h, "activity")
+
+    def amdsmi_get_gpu_vram_usage(self, h: int) -> Any:
+        return self._answer(h, "vram")
+
+    def amdsmi_get_power_info(self, h: int) -> Any:
+        return self._answer(h, "power")
+
+    def amdsmi_get_power_cap_info(self, h: int) -> Any:
+        return self._answer(h, "cap")
+
+    def amdsmi_get_temp_metric(self, h: int, sensor: Any, metric: Any) -> Any:
+        assert metric is self.AmdSmiTemperatureMetric.CURRENT
+        return self._answer(h, "temp_" + sensor.name.lower())
+
+
+def _mi300x(i: int) -> dict[str, Any]:
+    return {
+        "driver": {"driver_name": "amdgpu", "driver_version": "6.8.5"},
+        "asic": {"market_name": "AMD Instinct MI300X", "vendor_id": "0x1002"},
+        "uuid": f"1fff74a1-0000-1000-80e9-{i:012x}",
+        "bdf": f"0000:{0x0C + i:02x}:00.0",
+        "activity": {"gfx_activity": 37, "umc_activity": 5, "mm_activity": "N/A"},
+        "vram": {"vram_total": 196592, "vram_used": 49152},
+        # MI3xx: current socket power only, average reads N/A (0xFFFF).
+        "power": {"current_socket_power": 312, "average_socket_power": "N/A"},
+        "cap": {"power_cap": 750_000_000, "default_power_cap": 750_000_000},
+        "temp_edge": NOT_SUPPORTED,  # MI300X has no edge sensor
+        "temp_hotspot": 48,
+        "temp_vram": 41,
+    }
+
+
+def test_mi300x_readings_in_base_units() -> None:
+    source = AmdSmiSource(FakeAmdSmi.mi300x(2))
+    info = source.open()
+    assert (info.backend, info.vendor, info.device_count) == ("amdsmi", "amd", 2)
+    assert (info.driver_version, info.runtime) == ("6.8.5", "rocm")
+    r = source.read(1)
+    assert (r.index, r.vendor, r.name) == (1, "amd", "AMD Instinct MI300X")
+    assert r.uuid == "1fff74a1-0000-1000-80e9-000000000001" and r.pci_bus_id == "0000:0d:00.0"
+    assert r.memory_total_bytes == 196592 * MIB and r.memory_used_bytes == 49152 * MIB
+    assert r.utilization_ratio == pytest.approx(0.37)
+    assert r.power_watts == 312.0 and r.power_limit_watts == 750.0
+    assert r.temperatures_celsius == (("hotspot", 48.0), ("vram", 41.0))
+    assert r.energy_joules is None and r.clock_events is None  # not read: absent, not 0
+
+
+def test_average_power_preferred_and_na_fields_are_absent() -> None:
+    dev = _mi300x(0)
+    dev["power"] = {"current_socket_power": "N/A", "average_socket_power": 250}
+    dev["activity"] = {"gfx_activity": "N/A"}
+    dev["vram"] = {"vram_total": 65520, "vram_used": "N/A"}
+    dev["cap"] = {"power_cap": "N/A"}
+    dev["temp_hotspot"] = "N/A"
+    source = AmdSmiSource(FakeAmdSmi([dev]))
+    source.open()
+    r = source.read(0)
+    assert r.power_watts == 250.0
+    assert r.utilization_ratio is None and r.memory_used_bytes is None
+    assert r.memory_total_bytes == 65520 * MIB
+    assert r.power_limit_watts is None
+    assert r.temperatures_celsius == (("vram", 41.0),)
+
+
+def test_unsupported_answers_are_absent_not_zero() -> None:
+    dev = _mi300x(0)
+    for key in ("activity", "vram", "power", "cap", "temp_hotspot", "temp_vram"):
+        dev[key] = NOT_SUPPORTED
+    source = AmdSmiSource(FakeAmdSmi([dev]))
+    source.open()
+    r = source.read(0)
+    assert r.healthy and r.name == "AMD Instinct MI300X"
+    assert r.memory_total_bytes is None and r.utilization_ratio is None
+    assert r.power_watts is None and r.power_limit_watts is None
+    assert r.temperatures_celsius == ()
+
+
+def test_a_failing_call_fails_only_that_device() -> None:
+    smi = FakeAmdSmi.mi300x(2)
+    sampler = GpuSampler([AmdSmiSource(smi)], hang_timeout=1.0)
+    assert len(sampler.run_once().healthy) == 2
+    smi.devices[0]["vram"] = UNKNOWN_ERROR
+    source = AmdSmiSource(smi)
+    source.open()
+    with pytest.raises(DeviceFailed) as failed:
+        source.read(0)
+    assert failed.value.reason == "error"
+    snap = sampler.run_once()
+    assert [d.healthy for d in snap.devices] == [False, True]
+    assert snap.devices[0].uuid == "1fff74a1-0000-1000-80e9-000000000000"
+    assert ("amdsmi", "error", 1) in snap.errors
+    smi.devices[0]["vram"] = {"vram_total": 196592, "vram_used": 0}
+    assert len(sampler.run_once().healthy) == 2
+    sampler.stop()
+
+
+def test_driver_not_loaded_and_no_device_are_unavailable() -> None:
+    with pytest.raises(BackendUnavailable) as no_driver:
+        AmdSmiSource(FakeAmdSmi([], init_error=DRIVER_NOT_LOADED)).open()
+    assert no_driver.value.reason == "init_failed"
+    smi = FakeAmdSmi([])
+    with pytest.raises(BackendUnavailable) as none:
+        AmdSmiSource(smi).open()
+    assert none.value.reason == "no_device" and not smi.initialised  # shut down again
+
+
+def test_close_shuts_the_library_down() -> None:
+    smi = FakeAmdSmi.mi300x()
+    source = AmdSmiSource(smi)
+    source.open()
+    assert smi.initialised
+    source.close()
+    source.close()
+    assert not smi.initialised
+
+
+def test_without_the_package_the_library_is_missing() -> None:
+    # amdsmi is not installed in this environment (and fails with KeyError without ROCm).
+    with pytest.raises(BackendUnavailable) as missing:
+        AmdSmiSource().open()
+    assert missing.value.reason == "library_missing"
