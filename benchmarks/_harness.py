@@ -121,6 +121,7 @@ http {{
     listen 127.0.0.1:{self.port};
     location / {{
       proxy_pass http://ollama; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host 127.0.0.1:{self.upstream_port};
       proxy_buffering off; proxy_request_buffering off; proxy_read_timeout 600s;
     }}
   }}

@@ -14,13 +14,14 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from receipts import ReceiptService
 from receipts._audit import audit
-from receipts._store import iter_entries
+from receipts._store import AuditEntry
 from receipts._store_duckdb import DuckDBStore
 from tests.receipts._support import config, record
 
@@ -40,6 +41,13 @@ def sustained(data_dir: Path, n: int, first: int = 0) -> tuple[float, int]:
     return n / elapsed, size
 
 
+def _pages(store: DuckDBStore) -> Iterator[list[AuditEntry]]:
+    start = 0
+    while page := store.audit_entries(start, 50_000):
+        yield page
+        start += len(page)
+
+
 def audit_time(data_dir: Path, workers: int | None) -> tuple[float, int]:
     service = ReceiptService(config(data_dir))
     service.start()
@@ -47,7 +55,7 @@ def audit_time(data_dir: Path, workers: int | None) -> tuple[float, int]:
     service.stop()
     store = DuckDBStore(data_dir / "receipts.duckdb", read_only=True)
     started = time.perf_counter()
-    report = audit(iter_entries(store), store.checkpoints(), key, workers=workers)
+    report = audit(_pages(store), store.checkpoints(), key, workers=workers)
     elapsed = time.perf_counter() - started
     store.close()
     if not report.ok:

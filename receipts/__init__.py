@@ -53,7 +53,7 @@ from receipts._receipt import (
 )
 from receipts._service import ReceiptService
 from receipts._store import MemoryStore, ReceiptStore
-from receipts._store_duckdb import DuckDBStore, StoreLockedError
+from receipts._store_duckdb import DuckDBStore
 
 __all__ = [
     "COSIGNATURE_V1",

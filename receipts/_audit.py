@@ -2,34 +2,40 @@
 
 Checks, in log order: indexes are contiguous from 0; each stored leaf hash is the hash of the
 stored bytes; each receipt parses, is canonical, is signed by the provider key and agrees with
-its queryable columns. Then the tree recomputed from the receipt bytes must give the root of every
-stored checkpoint (each signed by the provider key), consecutive checkpoints must be consistent,
-and a checkpoint held from earlier (`held`) must be a prefix of the log: that is what catches a
-history rewritten after the checkpoint was exported.
+its queryable columns. Then the tree built from the (checked) stored leaf hashes must give the
+root of every stored checkpoint (each signed by the provider key), consecutive checkpoints must
+be consistent, and a checkpoint held from earlier (`held`) must be a prefix of the log: that is
+what catches a history rewritten after the checkpoint was exported.
 
-Signature checks (about 120 us each) fan out to a process pool; the tree is built in this process.
+The per-receipt work (hash, one parse, Ed25519 verify: about 200 us, nearly all of it the
+signature) runs in a process pool over chunks of raw entries; this process only reads pages,
+appends leaf hashes to the tree and ships chunks. At most a few chunks are in flight, so memory
+stays bounded, and they are collected in order, so the first problem found is the lowest index.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from receipts._errors import ReceiptsError
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree, leaf_hash, verify_consistency
 from receipts._note import Checkpoint, open_checkpoint
-from receipts._receipt import SignedReceipt, verify_receipt
-from receipts._store import CheckpointRow, ReceiptRow
+from receipts._receipt import check_receipt
+from receipts._store import AuditEntry, CheckpointRow, ReceiptRow, audit_entry
 
 _POOL_THRESHOLD = 20_000
 _CHUNK = 2_000
+_IN_FLIGHT_PER_WORKER = 3
 
-# (seq, request_id, raw, model, outcome, status): what a worker needs to check one receipt.
-_Entry = tuple[int, str, bytes, str | None, str, int]
+Problem = tuple[int, str]
+"""(leaf index, reason)."""
 
 
 @dataclass
@@ -43,25 +49,74 @@ class AuditReport:
         return not self.problems
 
 
-def check_entries(key_text: str, entries: Sequence[_Entry]) -> tuple[int, str] | None:
+@lru_cache(maxsize=4)
+def _key(text: str) -> VerifierKey:
+    return VerifierKey.parse(text)
+
+
+def check_entries(key_text: str, entries: Sequence[AuditEntry]) -> Problem | None:
     """The first bad receipt of a chunk as (index, reason), or None. Runs in pool workers."""
-    key = VerifierKey.parse(key_text)
-    for seq, request_id, raw, model, outcome, status in entries:
+    key = _key(key_text)
+    for seq, stored_hash, raw, request_id, model, outcome, status in entries:
+        if leaf_hash(raw) != stored_hash:
+            return seq, "stored leaf hash does not match its bytes"
         try:
-            receipt = SignedReceipt.parse(raw)
-            verify_receipt(receipt, key)
+            body = check_receipt(raw, key)
         except ReceiptsError as exc:
             return seq, str(exc)
-        body = receipt.body
-        columns = {"request_id": request_id, "model": model, "outcome": outcome, "status": status}
-        for name, value in columns.items():
-            if body.get(name) != value:
-                return seq, f"column {name} ({value!r}) differs from the signed receipt"
+        if body["request_id"] != request_id:
+            return seq, f"column request_id ({request_id!r}) differs from the signed receipt"
+        if body.get("model") != model:
+            return seq, f"column model ({model!r}) differs from the signed receipt"
+        if body.get("outcome") != outcome:
+            return seq, f"column outcome ({outcome!r}) differs from the signed receipt"
+        if body.get("status") != status:
+            return seq, f"column status ({status!r}) differs from the signed receipt"
     return None
 
 
+def row_pages(pages: Iterable[Sequence[ReceiptRow]]) -> Iterator[list[AuditEntry]]:
+    """Pages of `ReceiptRow`s (any `ReceiptStore`) as the pages of entries `audit` reads."""
+    for page in pages:
+        yield [audit_entry(row) for row in page]
+
+
+class _Checker:
+    """Checks chunks here (small logs) or in a process pool started at the first large chunk."""
+
+    def __init__(self, key: VerifierKey, workers: int, pool_threshold: int) -> None:
+        self._key_text = str(key)
+        self._workers = workers
+        self._pool_threshold = pool_threshold
+        self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: deque[Future[Problem | None]] = deque()
+
+    def submit(self, chunk: list[AuditEntry], seen: int) -> Problem | None:
+        """Check `chunk` (`seen` entries read so far); a problem of an earlier chunk, if any."""
+        if self._pool is None and self._workers > 1 and seen >= self._pool_threshold:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+        if self._pool is None:
+            return check_entries(self._key_text, chunk)
+        self._in_flight.append(self._pool.submit(check_entries, self._key_text, chunk))
+        while len(self._in_flight) > self._workers * _IN_FLIGHT_PER_WORKER:
+            if problem := self._in_flight.popleft().result():
+                return problem
+        return None
+
+    def drain(self) -> Problem | None:
+        while self._in_flight:
+            if problem := self._in_flight.popleft().result():
+                return problem
+        return None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
 def audit(
-    pages: Iterable[Sequence[ReceiptRow]],
+    pages: Iterable[Sequence[AuditEntry]],
     checkpoints: Sequence[CheckpointRow],
     key: VerifierKey,
     *,
@@ -71,59 +126,52 @@ def audit(
     pool_threshold: int = _POOL_THRESHOLD,
     chunk_size: int = _CHUNK,
 ) -> AuditReport:
-    """Audit the log given as pages of receipts in index order plus its stored checkpoints."""
+    """Audit the log given as pages of entries in index order plus its stored checkpoints.
+
+    Entries come from `LogSource.audit_entries` / `DuckDBStore.audit_entries`, or from any
+    store's rows through `row_pages`.
+    """
     report = AuditReport()
     tree = MerkleTree()
-    first_bad: list[tuple[int, str]] = []
-    futures: list[Future[tuple[int, str] | None]] = []
-    pool: Executor | None = None
-    workers = workers or os.cpu_count() or 1
-    chunk: list[_Entry] = []
-    key_text = str(key)
-
-    def dispatch() -> None:
-        nonlocal pool
-        if pool is None and workers > 1 and tree.size >= pool_threshold:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        if pool is not None:
-            futures.append(pool.submit(check_entries, key_text, list(chunk)))
-        else:
-            bad = check_entries(key_text, chunk)
-            if bad:
-                first_bad.append(bad)
-        chunk.clear()
-
+    checker = _Checker(key, workers or os.cpu_count() or 1, pool_threshold)
+    chunk: list[AuditEntry] = []
+    problem: Problem | None = None
     try:
         for page in pages:
-            for row in page:
-                if row.seq != tree.size:
-                    report.problems.append(
-                        f"receipt {tree.size} is missing (next stored index is {row.seq})"
-                        if row.seq > tree.size
-                        else f"index {row.seq} is stored twice"
-                    )
-                    return report
-                digest = leaf_hash(row.raw)
-                if digest != row.leaf_hash:
-                    report.problems.append(
-                        f"receipt {row.seq}: stored leaf hash does not match its bytes"
-                    )
-                    return report
-                tree.append(digest)
-                chunk.append((row.seq, row.request_id, row.raw, row.model, row.outcome, row.status))
+            for entry in page:
+                seq = entry[0]
+                if seq != tree.size:
+                    # Every earlier receipt is checked first: the lowest problem is reported.
+                    problem = checker.submit(chunk, tree.size) if chunk else None
+                    problem = problem or checker.drain()
+                    if problem is None:
+                        report.receipts = tree.size
+                        report.problems.append(
+                            f"receipt {tree.size} is missing (next stored index is {seq})"
+                            if seq > tree.size
+                            else f"index {seq} is stored twice"
+                        )
+                        return report
+                    break
+                tree.append(entry[1])  # the workers check it is the hash of the stored bytes
+                chunk.append(entry)
                 if len(chunk) >= chunk_size:
-                    dispatch()
+                    problem = checker.submit(chunk, tree.size)
+                    chunk = []
+                    if problem:
+                        break
+            if problem:
+                break
             if progress:
                 progress(tree.size)
-        if chunk:
-            dispatch()
-        first_bad.extend(bad for f in futures if (bad := f.result()) is not None)
+        if problem is None and chunk:
+            problem = checker.submit(chunk, tree.size)
+        problem = problem or checker.drain()
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        checker.close()
     report.receipts = tree.size
-    if first_bad:
-        seq, reason = min(first_bad)
+    if problem:
+        seq, reason = problem
         report.problems.append(f"receipt {seq}: {reason}")
         return report
     _check_checkpoints(report, tree, checkpoints, key, held)

@@ -12,9 +12,9 @@ from pathlib import Path
 from receipts._audit import audit
 from receipts._cli_source import LogSource, resolve_key
 from receipts._errors import FormatError
-from receipts._store import ReceiptRow
+from receipts._store import AuditEntry
 
-_PAGE = 10_000
+_PAGE = 50_000
 
 
 def add_parser(
@@ -35,9 +35,9 @@ def add_parser(
     )
 
 
-def _pages(source: LogSource) -> Iterator[Sequence[ReceiptRow]]:
+def _pages(source: LogSource) -> Iterator[Sequence[AuditEntry]]:
     start = 0
-    while page := source.entries(start, _PAGE):
+    while page := source.audit_entries(start, _PAGE):
         yield page
         start += len(page)
 

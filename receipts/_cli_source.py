@@ -19,14 +19,21 @@ from receipts._api import (
     row_from_json,
     span_from_json,
 )
-from receipts._errors import FormatError, StoreError, VerificationError
+from receipts._errors import FormatError, StoreError, StoreLockedError, VerificationError
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree
 from receipts._note import Checkpoint, SignedNote
 from receipts._proof import TlogProof
 from receipts._service import DATABASE_FILE, default_origin, open_signer
-from receipts._store import CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
-from receipts._store_duckdb import DuckDBStore, StoreLockedError
+from receipts._store import (
+    AuditEntry,
+    CheckpointRow,
+    ReceiptQuery,
+    ReceiptRow,
+    SpanRow,
+    audit_entry,
+)
+from receipts._store_duckdb import DuckDBStore
 
 DEFAULT_ADMIN = "http://127.0.0.1:11436"
 
@@ -51,6 +58,8 @@ class LogSource(Protocol):
     def proof(self, row: ReceiptRow) -> TlogProof: ...
 
     def entries(self, start: int, limit: int) -> list[ReceiptRow]: ...
+
+    def audit_entries(self, start: int, limit: int) -> list[AuditEntry]: ...
 
     def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]: ...
 
@@ -104,6 +113,9 @@ class FileSource:
 
     def entries(self, start: int, limit: int) -> list[ReceiptRow]:
         return self.store.entries(start, limit)
+
+    def audit_entries(self, start: int, limit: int) -> list[AuditEntry]:
+        return self.store.audit_entries(start, limit)
 
     def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
         return self.store.receipts(query)
@@ -177,6 +189,9 @@ class ApiSource:
     def entries(self, start: int, limit: int) -> list[ReceiptRow]:
         data = self._json("/receipts/entries", {"start": start, "limit": limit})
         return [row_from_json(e) for e in data["entries"]]
+
+    def audit_entries(self, start: int, limit: int) -> list[AuditEntry]:
+        return [audit_entry(row) for row in self.entries(start, limit)]
 
     def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
         params = {

@@ -81,6 +81,15 @@ class ReceiptQuery:
     limit: int = 100
 
 
+AuditEntry = tuple[int, bytes, bytes, str, str | None, str, int]
+"""What the audit checks of one stored receipt: (seq, leaf_hash, raw, request_id, model, outcome,
+status), a plain tuple so that a million of them are cheap to read and to send to pool workers."""
+
+
+def audit_entry(row: ReceiptRow) -> AuditEntry:
+    return (row.seq, row.leaf_hash, row.raw, row.request_id, row.model, row.outcome, row.status)
+
+
 class ReceiptStore(Protocol):
     """Durable storage of receipts, checkpoints and spans."""
 

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from receipts._errors import StoreError, StoreLockedError
-from receipts._store import Batch, CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
+from receipts._store import AuditEntry, Batch, CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
 
 SCHEMA_VERSION = "1"
 
@@ -166,6 +166,14 @@ class DuckDBStore:
             [start, limit],
         )
         return [_receipt_row(r) for r in rows]
+
+    def audit_entries(self, start: int, limit: int) -> list[AuditEntry]:
+        """`entries` narrowed to what the audit checks, as tuples straight from DuckDB."""
+        return self._all(
+            "SELECT seq, leaf_hash, raw, request_id, model, outcome, status FROM receipts"
+            " WHERE seq >= ? ORDER BY seq LIMIT ?",
+            [start, limit],
+        )
 
     def receipt(self, request_id: str) -> ReceiptRow | None:
         rows = self._all(

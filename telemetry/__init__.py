@@ -13,12 +13,14 @@ from telemetry._record import (
     RecordSink,
     RequestRecord,
 )
+from telemetry._tap import Framing, StreamTap, TapResult, framing_for
 from telemetry._tasks import spawn
 
 __all__ = [
     "UNKNOWN_PLACEMENT",
     "Config",
     "ConfigError",
+    "Framing",
     "GpuRef",
     "ModelInfo",
     "OllamaTimings",
@@ -29,8 +31,11 @@ __all__ = [
     "RequestRecord",
     "SecurityError",
     "SidecarError",
+    "StreamTap",
+    "TapResult",
     "Tier",
     "Timeouts",
+    "framing_for",
     "load_config",
     "spawn",
 ]

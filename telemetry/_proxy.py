@@ -53,7 +53,10 @@ LARGE_BODY_BYTES = 1024 * 1024
 
 
 class ProxyResponse(web.StreamResponse):
-    """A response that adds no `Server` header of its own: Ollama sends none."""
+    """A response that adds no `Server` header of its own (Ollama sends none) and sends its
+    headers together with the first body bytes, as Ollama does: one write instead of two."""
+
+    _send_headers_immediately = False
 
     def __init__(self, *, upstream_server: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -17,6 +17,7 @@ from exporters import (
 from exporters import metric_names as m
 from telemetry import Config, Outcome, Placement, Processor, RequestRecord
 from telemetry._config import GpuConfig
+from telemetry.emulator import EmulatedModel, EmulatorConfig, EmulatorServer
 
 GIB = 1024**3
 
@@ -165,3 +166,55 @@ async def test_metrics_over_real_http_scrape_with_a_hung_backend() -> None:
         server.server_close()
         thread.join(5)
         await monitor.stop()
+
+
+def _emulated(name: str, fraction: float, n: int) -> EmulatedModel:
+    return EmulatedModel(
+        name=name,
+        digest=f"{n:064x}",
+        size=4 * GIB,
+        parameter_size="7B",
+        family="llama",
+        quantization="Q4_K_M",
+        vram_fraction=fraction,
+    )
+
+
+async def test_placement_from_the_real_emulator_over_http() -> None:
+    models = (
+        _emulated("full:7b", 1.0, 1),
+        _emulated("split:7b", 0.5, 2),
+        _emulated("cpu:7b", 0, 3),
+    )
+    config = EmulatorConfig(ttft_seconds=0, tokens_per_second=0, models=models)
+    async with EmulatorServer(config) as emu:
+        cfg = _config()
+        cfg = replace(cfg, proxy=replace(cfg.proxy, upstream=emu.url))
+        registry = CollectorRegistry()
+        monitor = GpuMonitor(cfg, registry, sources=[FakeGpuSource([fake_reading(0)])])
+        await monitor.start()
+        try:
+            await _until(lambda: registry.get_sample_value(m.OLLAMA_UP) == 1.0)
+            assert registry.get_sample_value(m.MODELS_LOADED) == 0.0
+            for model in models:
+                assert monitor.placement(model.name).processor is Processor.UNKNOWN
+            async with aiohttp.ClientSession() as session:
+                for model in models:
+                    body = {"model": model.name, "prompt": "x", "stream": False}
+                    async with session.post(f"{emu.url}/api/generate", json=body) as response:
+                        assert response.status == 200
+            await _until(lambda: registry.get_sample_value(m.MODELS_LOADED) == 3.0)
+            full = monitor.placement("full:7b")
+            assert full.processor is Processor.GPU
+            assert full.size_bytes == full.size_vram_bytes == 4 * GIB
+            assert [g.uuid for g in full.gpus] == [fake_reading(0).uuid]
+            split = monitor.placement("split:7b")
+            assert split.processor is Processor.PARTIAL and split.size_vram_bytes == 2 * GIB
+            assert monitor.placement("cpu:7b").processor is Processor.CPU
+            assert monitor.placement("never:1b").processor is Processor.UNKNOWN
+            assert monitor.digest("full:7b") == f"{1:064x}"
+            vram = registry.get_sample_value(m.MODEL_VRAM, {m.LABEL_MODEL: "split:7b"})
+            assert vram == 2 * GIB
+            assert registry.get_sample_value(m.OLLAMA_INFO, {"version": config.version}) == 1.0
+        finally:
+            await monitor.stop()

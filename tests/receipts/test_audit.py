@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 from receipts import ReceiptService, sign_receipt
-from receipts._audit import audit, check_entries
+from receipts._audit import audit, check_entries, row_pages
 from receipts._keys import Signer
+from receipts._merkle import leaf_hash
 from receipts._store import iter_entries
 from receipts._store_duckdb import DuckDBStore
 from tests.receipts._support import config, record, signer
@@ -138,9 +139,9 @@ def test_audit_in_process_with_a_pool_matches_the_serial_answer(tmp_path: Path) 
     service = build_log(tmp_path, 40)
     store = DuckDBStore(tmp_path / "receipts.duckdb", read_only=True)
     key = service.signer.verifier()
-    serial = audit(iter_entries(store, page=7), store.checkpoints(), key, workers=1)
+    serial = audit(row_pages(iter_entries(store, page=7)), store.checkpoints(), key, workers=1)
     pooled = audit(
-        iter_entries(store, page=7),
+        row_pages(iter_entries(store, page=7)),
         store.checkpoints(),
         key,
         workers=2,
@@ -149,5 +150,5 @@ def test_audit_in_process_with_a_pool_matches_the_serial_answer(tmp_path: Path) 
     )
     store.close()
     assert serial.ok and pooled.ok and serial.receipts == pooled.receipts == 40
-    bad = check_entries(str(key), [(0, "req-x", b"{}", None, "ok", 200)])
+    bad = check_entries(str(key), [(0, leaf_hash(b"{}"), b"{}", "req-x", None, "ok", 200)])
     assert bad is not None and bad[0] == 0
