@@ -234,7 +234,7 @@ class Sidecar:
         if self.gpu is not None:
             await self.gpu.stop()
         if self.tracing is not None:
-            self.tracing.shutdown()
+            await asyncio.to_thread(self.tracing.shutdown)
         if self.receipts is not None:
             await asyncio.to_thread(self.receipts.stop)
 

@@ -32,27 +32,43 @@ _INVALID_SPAN = "0" * 16
 
 
 def otlp_exporter(env: Mapping[str, str]) -> SpanExporter | None:
-    """The OTLP span exporter the standard variables ask for, or None when none is configured."""
-    if not (
-        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    ):
-        return None
-    if env.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
+    """The OTLP span exporter the standard variables ask for, or None when none is configured.
+
+    The variables are read from `env` (not only the process environment), per the OTLP exporter
+    spec: a signal-specific endpoint is used as is, the generic one gets `/v1/traces` on HTTP.
+    """
+    specific = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    generic = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not (specific or generic) or env.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
         return None
     protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
         "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
     )
+    headers = _headers(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+    )
+    timeout = float(env.get("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")) / 1000
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
 
-        return GrpcExporter()
+        endpoint = specific or generic or ""
+        insecure = env.get("OTEL_EXPORTER_OTLP_INSECURE", "").lower() == "true" or (
+            endpoint.startswith("http://")
+        )
+        return GrpcExporter(endpoint=endpoint, insecure=insecure, headers=headers, timeout=timeout)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpExporter,
     )
 
-    return HttpExporter()
+    endpoint = specific or (generic or "").rstrip("/") + "/v1/traces"
+    return HttpExporter(endpoint=endpoint, headers=headers, timeout=timeout)
+
+
+def _headers(text: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def build_tracer_provider(
