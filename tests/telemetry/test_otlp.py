@@ -96,7 +96,7 @@ class Collector(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self) -> None:
         self.received: list[trace_service_pb2.ExportTraceServiceRequest] = []
 
-    def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def Export(self, request: Any, context: Any) -> Any:
         self.received.append(request)
         return trace_service_pb2.ExportTraceServiceResponse()
 
