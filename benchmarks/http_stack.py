@@ -93,6 +93,11 @@ class Target:
     plain_done: int = 0
     plain_seconds: float = 0.0
     errors: int = 0
+    first_error: str = ""
+
+    def failed(self, why: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or why
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -123,11 +128,11 @@ async def one_stream(target: Target) -> tuple[float, float] | None:
                 if first is None:
                     first = time.perf_counter()
             if response.status != 200 or first is None:
-                target.errors += 1
+                target.failed(f"status {response.status}")
                 return None
         return first - started, time.perf_counter() - started
-    except aiohttp.ClientError:
-        target.errors += 1
+    except aiohttp.ClientError as exc:
+        target.failed(repr(exc))
         return None
 
 
@@ -159,9 +164,9 @@ async def plain_load(target: Target, concurrency: int, seconds: float) -> int:
                     if response.status == 200:
                         done += 1
                     else:
-                        target.errors += 1
-            except aiohttp.ClientError:
-                target.errors += 1
+                        target.failed(f"status {response.status}")
+            except aiohttp.ClientError as exc:
+                target.failed(repr(exc))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done
@@ -201,7 +206,8 @@ http {{
   server {{
     listen 127.0.0.1:{self.port};
     location / {{
-      proxy_pass http://ollama; proxy_http_version 1.1; proxy_set_header Connection "";
+      keepalive_requests 1000000; proxy_pass http://ollama; proxy_http_version 1.1;
+      proxy_set_header Connection "";
       proxy_set_header Host 127.0.0.1:{self.upstream_port};
       proxy_buffering off; proxy_request_buffering off; proxy_read_timeout 600s;
     }}
@@ -248,7 +254,7 @@ async def measure(targets: list[Target], upstream: str, plan: Plan) -> None:
     for target in targets:  # warm-up: connections, code paths
         await streams(target, 32, 1)
         await plain_load(target, 4, 0.1)
-        target.errors = 0
+        target.errors, target.first_error = 0, ""
 
     async def c1(target: Target) -> None:
         target.latency_c1 += [total for _, total in await streams(target, 1, plan.c1_per_round)]
@@ -365,6 +371,9 @@ async def run(args: argparse.Namespace) -> int:
             proc.terminate()
             proc.wait(15)
     print(table(results))
+    for target in targets:
+        if target.errors:
+            print(f"{target.name}: {target.errors} failed, first: {target.first_error}")
     print(f"(measured in {time.perf_counter() - began:.0f}s)")
     if args.json:
         Path(args.json).write_text(json.dumps({k: asdict(v) for k, v in results.items()}))

@@ -75,6 +75,7 @@ class GpuMonitor:
         self._refs: tuple[GpuRef, ...] = ()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         registry.register(self._collector)
         self._by_processor = Counter(
             m.REQUESTS_BY_PROCESSOR,
@@ -92,12 +93,18 @@ class GpuMonitor:
         if self._enabled:
             self._sampler.start()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task = spawn(self._poll_loop(), name="ollama-residency-poll")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            # aiohttp can turn a cancellation inside a request into a client error, which the
+            # loop would survive; the flag ends it at its next turn all the same.
+            self._stopping = True
             task.cancel()
+            if self._wake is not None:
+                self._wake.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._enabled:
@@ -173,7 +180,7 @@ class GpuMonitor:
     async def _poll_loop(self) -> None:
         assert self._wake is not None
         next_version = next_tags = 0.0
-        while True:
+        while not self._stopping:
             now = time.monotonic()
             try:
                 if now >= next_version:

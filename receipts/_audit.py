@@ -15,20 +15,22 @@ stays bounded, and they are collected in order, so the first problem found is th
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from receipts._errors import ReceiptsError
 from receipts._keys import VerifierKey
-from receipts._merkle import MerkleTree, leaf_hash, verify_consistency
+from receipts._merkle import HASH_SIZE, MerkleTree, leaf_hash, verify_consistency
 from receipts._note import Checkpoint, open_checkpoint
 from receipts._receipt import check_receipt
 from receipts._store import AuditEntry, CheckpointRow, ReceiptRow, audit_entry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 _POOL_THRESHOLD = 20_000
 _CHUNK = 2_000
@@ -94,6 +96,9 @@ class _Checker:
     def submit(self, chunk: list[AuditEntry], seen: int) -> Problem | None:
         """Check `chunk` (`seen` entries read so far); a problem of an earlier chunk, if any."""
         if self._pool is None and self._workers > 1 and seen >= self._pool_threshold:
+            import multiprocessing  # only for large logs: keeps the CLI's start fast
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
         if self._pool is None:
@@ -153,7 +158,10 @@ def audit(
                         )
                         return report
                     break
-                tree.append(entry[1])  # the workers check it is the hash of the stored bytes
+                # The workers check that the stored leaf hash is the hash of the stored bytes; a
+                # malformed one (not 32 bytes) is left to them to report in order.
+                stored = entry[1]
+                tree.append(stored if len(stored) == HASH_SIZE else leaf_hash(entry[2]))
                 chunk.append(entry)
                 if len(chunk) >= chunk_size:
                     problem = checker.submit(chunk, tree.size)

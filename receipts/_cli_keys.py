@@ -8,7 +8,7 @@ import sys
 from receipts._cli_source import LogSource, open_source
 from receipts._errors import StoreError
 from receipts._keys import Signer, generate_key_file
-from receipts._service import KEY_FILE, default_origin, open_signer
+from receipts._provider import KEY_FILE, default_origin, open_signer
 
 
 def add_parsers(

@@ -12,19 +12,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from receipts._api import (
-    checkpoint_from_json,
-    row_from_json,
-    span_from_json,
-)
 from receipts._errors import FormatError, StoreError, StoreLockedError, VerificationError
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree
 from receipts._note import Checkpoint, SignedNote
 from receipts._proof import TlogProof
-from receipts._service import DATABASE_FILE, default_origin, open_signer
+from receipts._provider import DATABASE_FILE, default_origin, open_signer
 from receipts._store import (
     AuditEntry,
     CheckpointRow,
@@ -33,7 +28,10 @@ from receipts._store import (
     SpanRow,
     audit_entry,
 )
-from receipts._store_duckdb import DuckDBStore
+from receipts._wire import checkpoint_from_json, row_from_json, span_from_json
+
+if TYPE_CHECKING:
+    from receipts._store_duckdb import DuckDBStore
 
 DEFAULT_ADMIN = "http://127.0.0.1:11436"
 
@@ -70,8 +68,10 @@ class FileSource:
     """The database file of a stopped sidecar, opened read-only."""
 
     def __init__(self, data_dir: Path) -> None:
+        from receipts._store_duckdb import DuckDBStore  # duckdb only for commands that read it
+
         self.data_dir = data_dir
-        self.store = DuckDBStore(data_dir / DATABASE_FILE, read_only=True)
+        self.store: DuckDBStore = DuckDBStore(data_dir / DATABASE_FILE, read_only=True)
         self.description = str(self.store.path)
         self._tree: MerkleTree | None = None
 

@@ -82,6 +82,15 @@ def _ascii_str_keys(obj: dict[Any, Any]) -> bool:
 def canonical(value: Mapping[str, Any] | list[Any]) -> bytes:
     """JCS bytes of a value in the receipt domain; FormatError for anything outside it."""
     check_domain(value)
+    return encode(value)
+
+
+def encode(value: Mapping[str, Any] | list[Any]) -> bytes:
+    """JCS bytes of a value already known to lie in the domain (`canonical` without the check).
+
+    For values parsed from ASCII-only JSON with safe integers and no floats, which cannot leave
+    the domain; lone surrogates (from `\\ud800` escapes) are still refused.
+    """
     try:
         return _encoder.encode(value).encode("utf-8")
     except UnicodeEncodeError:

@@ -18,12 +18,14 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from receipts._errors import FormatError, SignatureError
-from receipts._jcs import MAX_SAFE_INT, canonical
+from receipts._jcs import MAX_SAFE_INT, canonical, encode
 from receipts._keys import Signer, VerifierKey, b64decode
-from telemetry import OllamaTimings, Placement, RequestRecord
+
+if TYPE_CHECKING:  # the CLI verifies receipts without importing the proxy
+    from telemetry import OllamaTimings, Placement, RequestRecord
 
 RECEIPT_VERSION = 1
 SIGNATURE_ALG = "ed25519"
@@ -168,6 +170,13 @@ def _reject_float(text: str) -> Any:
     raise ValueError("floats are not allowed in receipts")
 
 
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise ValueError(f"integer {text} is outside +/-(2^53 - 1)")
+    return value
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
@@ -184,6 +193,7 @@ def _load(raw: bytes, strict: bool) -> Any:
             object_pairs_hook=_no_duplicates if strict else None,
             parse_float=_reject_float,
             parse_constant=_reject_constant,
+            parse_int=_safe_int,
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"receipt is not valid JSON: {exc}") from None
@@ -221,8 +231,10 @@ def _parse_fast(raw: bytes) -> tuple[dict[str, Any], str, bytes, bytes]:
     signature = b64decode(sig["sig"], "receipt signature")
     if len(signature) != 64:
         raise FormatError("receipt signature must be 64 bytes")
-    body_bytes = canonical(body)
-    if _envelope(body_bytes, canonical(sig)) != raw:
+    # Parsed from ASCII with safe integers and no floats, the body cannot leave the JCS domain:
+    # the domain walk is only needed when the bytes hold non-ASCII text (keys could too).
+    body_bytes = encode(body) if raw.isascii() else canonical(body)
+    if _envelope(body_bytes, encode(sig)) != raw:
         raise FormatError("receipt bytes are not in canonical (RFC 8785) form")
     return body, sig["key"], signature, body_bytes
 

@@ -11,20 +11,18 @@ the stored log cannot be used; the caller decides whether to serve without recei
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-from pathlib import Path
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 
 from receipts._api import routes
 from receipts._errors import ReceiptsError
-from receipts._keys import Signer, generate_key_file, load_key_file
+from receipts._keys import Signer
 from receipts._log import LogMetrics, LogWriter, recover
+from receipts._provider import DATABASE_FILE, open_signer
 from receipts._receipt import receipt_body, sign_body
 from receipts._spans import StoreSpanExporter
 from receipts._store import CheckpointRow, ReceiptStore, SpanRow
@@ -32,26 +30,6 @@ from receipts._store_duckdb import DuckDBStore
 from telemetry import Config, RequestRecord
 
 log = logging.getLogger("receipts")
-
-KEY_FILE = "provider.key"
-DATABASE_FILE = "receipts.duckdb"
-
-
-def default_origin(public_key: bytes) -> str:
-    return "ollama-sidecar.local/" + hashlib.sha256(public_key).hexdigest()[:16]
-
-
-def open_signer(data_dir: Path, origin: str, *, create: bool) -> Signer:
-    """The provider's signer from `data_dir/provider.key` (created when missing and `create`)."""
-    path = data_dir / KEY_FILE
-    private_key: Ed25519PrivateKey
-    if create and not path.exists():
-        private_key = generate_key_file(path)
-        log.info("created provider key %s", path)
-    else:
-        private_key = load_key_file(path)
-    public_key = private_key.public_key().public_bytes_raw()
-    return Signer(private_key, origin or default_origin(public_key))
 
 
 class ReceiptService:

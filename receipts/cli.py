@@ -27,7 +27,6 @@ from receipts import (
 )
 from receipts._cli_source import DEFAULT_ADMIN, LogSource, open_source
 from receipts._errors import ReceiptsError, VerificationError
-from telemetry._config import default_data_dir
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -89,17 +88,27 @@ _COMMANDS: dict[str, tuple[Command, Callable[[argparse.Namespace], bool]]] = {
 }
 
 
+def _default_data_dir() -> Path:
+    from telemetry._config import default_data_dir  # the proxy's package: only when needed
+
+    return default_data_dir(os.environ)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser, _ = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage line
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
-    args.data_dir = getattr(args, "data_dir", None) or default_data_dir(os.environ)
+    command, needs_source = _COMMANDS[args.command]
+    # Offline commands (verify --proof, checkpoint verify) never look at the data directory.
+    uses_data_dir = args.command in ("keygen", "pubkey") or needs_source(args)
+    args.data_dir = getattr(args, "data_dir", None) or (
+        _default_data_dir() if uses_data_dir else None
+    )
     args.admin = getattr(args, "admin", None)
     args.json = getattr(args, "json", False)
     args.verbose = getattr(args, "verbose", False)
-    command, needs_source = _COMMANDS[args.command]
     source: LogSource | None = None
     try:
         if needs_source(args):

@@ -13,13 +13,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
 
+Exposition = Callable[[], bytes]
+
+
 def build_admin_app(
     registry: CollectorRegistry,
     checks: dict[str, ReadinessCheck],
     extra_routes: Sequence[web.RouteDef] = (),
+    expositions: Sequence[Exposition] = (),
 ) -> web.Application:
+    """`expositions` return pre-rendered text-format metrics (rendered when their data changes,
+    not per scrape) that are appended to the registry's."""
+
+    def render() -> bytes:
+        return b"".join([generate_latest(registry), *(part() for part in expositions)])
+
     async def metrics(_: web.Request) -> web.Response:
-        payload = await asyncio.to_thread(generate_latest, registry)
+        payload = await asyncio.to_thread(render)
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:

@@ -142,7 +142,8 @@ class Sidecar:
 
             checks["gpu"] = gpu_ready
         extra = self.receipts.admin_routes() if self.receipts is not None else []
-        admin = build_admin_app(self.registry, checks, extra)
+        expositions = [self.gpu.exposition] if hasattr(self.gpu, "exposition") else []
+        admin = build_admin_app(self.registry, checks, extra, expositions)
         self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
         self.admin_port = await self._serve(admin, admin_host, admin_port)
         self._metrics = metrics

@@ -2,6 +2,7 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,7 +23,7 @@ from telemetry.emulator import EmulatedModel, EmulatorConfig, EmulatorServer
 GIB = 1024**3
 
 
-def _config(**gpu: object) -> Config:
+def _config(**gpu: Any) -> Config:
     return Config(
         gpu=replace(
             GpuConfig(sample_interval_seconds=0.02, ollama_poll_interval_seconds=0.05), **gpu

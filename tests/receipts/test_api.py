@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from receipts import ReceiptService, TlogProof, VerifierKey, verify_tlog_proof
-from receipts._api import row_from_json
+from receipts._wire import row_from_json
 from tests.receipts._support import OUTCOMES, config, record
 
 ROOT = Path(__file__).resolve().parents[2]

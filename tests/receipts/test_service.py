@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from receipts import MemoryStore, ReceiptService, VerifierKey
 from receipts import metric_names as names
 from receipts._errors import KeyFileError, StoreError
-from receipts._service import default_origin
+from receipts._provider import default_origin
 from tests.receipts._support import OUTCOMES, config, record
 
 ROOT = Path(__file__).resolve().parents[2]

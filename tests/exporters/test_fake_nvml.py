@@ -1,0 +1,53 @@
+"""The scenario fake behaves like `pynvml` where `NvmlSource` depends on it."""
+
+import threading
+
+import pynvml
+import pytest
+
+from exporters import FakeNvml
+
+
+def test_raises_the_bindings_own_exception_classes() -> None:
+    with pytest.raises(pynvml.NVMLError_LibraryNotFound):
+        FakeNvml.h100s(1).library_missing().nvmlInit()
+    nv = FakeNvml.h100s(2)
+    with pytest.raises(pynvml.NVMLError_Uninitialized):
+        nv.nvmlDeviceGetCount()
+    nv.nvmlInit()
+    nv.lose(1)
+    assert nv.nvmlDeviceGetName(0) == "NVIDIA H100 80GB HBM3"
+    with pytest.raises(pynvml.NVMLError_GpuIsLost):
+        nv.nvmlDeviceGetName(1)
+    nv.devices[0].unsupported.add("nvmlDeviceGetPowerUsage")
+    with pytest.raises(pynvml.NVMLError_NotSupported):
+        nv.nvmlDeviceGetPowerUsage(0)
+    nv.nvmlShutdown()
+    with pytest.raises(pynvml.NVMLError_Uninitialized):
+        nv.nvmlShutdown()
+
+
+def test_eight_h100s_have_distinct_identities() -> None:
+    nv = FakeNvml.h100s(8)
+    nv.nvmlInit()
+    uuids = {nv.nvmlDeviceGetUUID(nv.nvmlDeviceGetHandleByIndex(i)) for i in range(8)}
+    assert len(uuids) == nv.nvmlDeviceGetCount() == 8
+
+
+def test_hang_blocks_a_device_until_released() -> None:
+    nv = FakeNvml.h100s(2)
+    nv.nvmlInit()
+    nv.hang(0)
+    done = threading.Event()
+
+    def call() -> None:
+        nv.nvmlDeviceGetUUID(0)
+        done.set()
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    assert not done.wait(0.1)
+    assert nv.nvmlDeviceGetUUID(1).endswith("1")  # the other device still answers
+    nv.release(0)
+    assert done.wait(5)
+    thread.join(5)
