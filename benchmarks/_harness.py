@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import statistics
@@ -80,6 +81,18 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def set_emulator(url: str, **values: float) -> None:
+    """Change the running emulator's settings (its `PUT /_emulator/config`)."""
+    request = urllib.request.Request(
+        url + "/_emulator/config",
+        data=json.dumps(values).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -116,9 +129,12 @@ http {{
   access_log off;
   client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
   fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
-  upstream ollama {{ server 127.0.0.1:{self.upstream_port}; keepalive 256; }}
+  upstream ollama {{
+    server 127.0.0.1:{self.upstream_port}; keepalive 256; keepalive_requests 1000000;
+  }}
   server {{
     listen 127.0.0.1:{self.port};
+    keepalive_requests 1000000;
     location / {{
       proxy_pass http://ollama; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_set_header Host 127.0.0.1:{self.upstream_port};

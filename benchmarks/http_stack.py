@@ -23,12 +23,9 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,9 +38,9 @@ from _harness import (
     cpu_seconds,
     free_port,
     percentile,
+    set_emulator,
     sidecar_cli,
     start,
-    wait_http,
 )
 
 STACKS_DIR = Path(__file__).resolve().parent / "_stacks"
@@ -181,59 +178,6 @@ async def interleave(
             await slice_(target)
 
 
-class HostRewritingNginx(Nginx):
-    """`_harness.Nginx` sends `Host: ollama` (its upstream block's name), which the emulator's
-    Host check answers with 403; this one sends the upstream's address, as the proxies do."""
-
-    def start(self) -> bool:
-        binary = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if Path(p).exists()), None)
-        if binary is None:
-            return False
-        self.port = free_port()
-        prefix = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
-        conf = prefix / "nginx.conf"
-        temp = " ".join(
-            f"{k}_temp_path {prefix}/{k};"
-            for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        conf.write_text(f"""
-{"user root;" if os.geteuid() == 0 else ""}
-daemon off; worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off; {temp}
-  upstream ollama {{ server 127.0.0.1:{self.upstream_port}; keepalive 256; }}
-  server {{
-    listen 127.0.0.1:{self.port};
-    location / {{
-      keepalive_requests 1000000; proxy_pass http://ollama; proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host 127.0.0.1:{self.upstream_port};
-      proxy_buffering off; proxy_request_buffering off; proxy_read_timeout 600s;
-    }}
-  }}
-}}
-""")
-        self.process = subprocess.Popen(
-            [binary, "-p", str(prefix), "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_http(f"http://127.0.0.1:{self.port}/api/version")
-        return True
-
-
-def set_emulator(url: str, **values: float) -> None:
-    request = urllib.request.Request(
-        url + "/_emulator/config",
-        data=json.dumps(values).encode(),
-        method="PUT",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass
-
-
 async def wait_ready(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
@@ -338,7 +282,7 @@ async def run(args: argparse.Namespace) -> int:
         start(sidecar_cli("emulate", "--listen", f"127.0.0.1:{emu_port}"))
     ]
     targets = [Target("direct", upstream, [])]
-    nginx = HostRewritingNginx(emu_port)
+    nginx = Nginx(emu_port)
     try:
         for name, script, extra in STACKS:
             port = free_port()

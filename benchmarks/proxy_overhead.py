@@ -16,7 +16,6 @@ import json
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from _harness import (
     median,
     percentile,
     rss_bytes,
+    set_emulator,
     sidecar_cli,
     start,
     wait_http,
@@ -99,17 +99,6 @@ async def throughput_phase(url: str, concurrency: int, seconds: float) -> tuple[
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done, errors
-
-
-def set_emulator(url: str, **values: float) -> None:
-    request = urllib.request.Request(
-        url + "/_emulator/config",
-        data=json.dumps(values).encode(),
-        method="PUT",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass
 
 
 @dataclass

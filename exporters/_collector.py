@@ -1,4 +1,5 @@
-"""The Prometheus collector: serves families built from the last GPU snapshot and Ollama view.
+"""The Prometheus collector: families and their text rendering, built from the last GPU snapshot
+and Ollama view.
 
 Per-GPU series carry `gpu`, `uuid`, `name`, `vendor`. A device that is down keeps only its
 `hw_gpu_up 0` series; a field a device does not support is absent, never 0.
@@ -6,8 +7,10 @@ Per-GPU series carry `gpu`, `uuid`, `name`, `vendor`. A device that is down keep
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,28 +27,60 @@ def _labels(d: GpuReading) -> list[str]:
 
 
 class GpuCollector(Collector):
-    """Serves metric families built when a sample or a poll lands; a scrape only reads them.
+    """Builds metric families and renders them to text when a sample or a poll lands.
 
     `update_gpu` runs on the sampler thread after each round and `update_ollama` on the loop
-    after each poll, so the cost of building families is paid once per sample, not per scrape.
-    Each update swaps one tuple reference, which a concurrent scrape reads whole.
+    after each poll, so building and formatting are paid once per sample, not per scrape.
+    `exposition()` returns the rendered text-format bytes, which the admin listener appends to
+    the shared registry's output (the collector is never registered there as well, or its
+    families would be exported twice); `collect()` serves the same families to a registry.
+    Each update swaps whole references, which a concurrent scrape reads without a lock.
     """
 
     def __init__(self, snapshot: GpuSnapshot | None = None) -> None:
+        self._lock = threading.Lock()
         self._gpu: tuple[Metric, ...] = tuple(gpu_families(snapshot or GpuSnapshot()))
         self._ollama: tuple[Metric, ...] = ()
+        self._gpu_text = render(self._gpu)
+        self._ollama_text = b""
+        self._text = self._gpu_text
 
     def update_gpu(self, snapshot: GpuSnapshot) -> None:
-        self._gpu = tuple(gpu_families(snapshot))
+        families = tuple(gpu_families(snapshot))
+        text = render(families)
+        with self._lock:  # the other part may be swapped concurrently from the other thread
+            self._gpu, self._gpu_text = families, text
+            self._text = text + self._ollama_text
 
     def update_ollama(self, view: OllamaView | None) -> None:
-        self._ollama = tuple(ollama_families(view)) if view is not None else ()
+        families = tuple(ollama_families(view)) if view is not None else ()
+        text = render(families)
+        with self._lock:
+            self._ollama, self._ollama_text = families, text
+            self._text = self._gpu_text + text
+
+    def exposition(self) -> bytes:
+        """The families in Prometheus text format (0.0.4), as rendered at the last update."""
+        return self._text
 
     def describe(self) -> Iterable[Metric]:
         return []
 
     def collect(self) -> Iterable[Metric]:
         return self._gpu + self._ollama
+
+
+class _Families(Collector):
+    def __init__(self, families: tuple[Metric, ...]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+def render(families: tuple[Metric, ...]) -> bytes:
+    """`families` in Prometheus text format, as `generate_latest` writes a registry's."""
+    return generate_latest(_Families(families)) if families else b""
 
 
 def _gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:

@@ -3,6 +3,10 @@
 It is the `ModelInfo` and a `RecordSink` the proxy is wired to. Every method the proxy calls
 (`placement`, `digest`, `note_request`, `submit`, `readiness`) is a dictionary lookup on state
 the background loops keep fresh; none waits on Ollama or a driver.
+
+The GPU and residency metrics are not on the shared registry: they are rendered to text once per
+sample and per changed `/api/ps` view, and `exposition()` hands the admin listener those bytes.
+Only the per-request counter, which changes with every request, lives on the shared registry.
 """
 
 from __future__ import annotations
@@ -76,7 +80,6 @@ class GpuMonitor:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        registry.register(self._collector)
         self._by_processor = Counter(
             m.REQUESTS_BY_PROCESSOR,
             "Inference requests by the processor that served the model.",
@@ -158,6 +161,11 @@ class GpuMonitor:
         if record.model is None:
             return
         self._by_processor.labels(record.placement.processor.value, record.tier).inc()
+
+    def exposition(self) -> bytes:
+        """The GPU and Ollama-residency metrics in Prometheus text format, rendered when the
+        data last changed; the admin listener appends them to the shared registry's output."""
+        return self._collector.exposition()
 
     @property
     def snapshot(self) -> GpuSnapshot:

@@ -7,20 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
+from telemetry._wire import HOP_BY_HOP
+
 # The client library sets Host and Content-Length for the body it sends.
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
 

@@ -1,4 +1,4 @@
-"""`GpuCollector`: families built on update, served as they are on every scrape."""
+"""`GpuCollector`: families and their text built on update, served as they are on every scrape."""
 
 import shutil
 import subprocess
@@ -139,11 +139,32 @@ def test_exposition_passes_promtool() -> None:
     collector.update_ollama(OllamaView(True, "0.12.3", (ModelResidency("a:1b", "a:1b", 10, 10),)))
     registry = CollectorRegistry()
     registry.register(collector)
+    assert collector.exposition() == generate_latest(registry)
     done = subprocess.run(
         ["promtool", "check", "metrics"],
-        input=generate_latest(registry),
+        input=collector.exposition(),
         capture_output=True,
         timeout=30,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_exposition_is_the_registry_rendering_cached_between_updates() -> None:
+    collector = GpuCollector()
+    registry = CollectorRegistry()
+    registry.register(collector)
+    assert collector.exposition() == generate_latest(registry)
+    collector.update_gpu(_snapshot(fake_reading(0), fake_reading(1)))
+    first = collector.exposition()
+    assert first is collector.exposition()  # a read formats nothing
+    assert first == generate_latest(registry) and b'hw_gpu_up{gpu="1"' in first
+    collector.update_ollama(OllamaView(True, "0.12.3", ()))
+    both = collector.exposition()
+    assert both.startswith(first) and both == generate_latest(registry)
+    assert f"{m.OLLAMA_UP} 1.0".encode() in both
+    collector.update_gpu(_snapshot(fake_reading(0)))
+    assert b'hw_gpu_up{gpu="1"' not in collector.exposition()
+    assert collector.exposition() == generate_latest(registry)  # the Ollama part is kept
+    collector.update_ollama(None)
+    assert m.OLLAMA_UP.encode() not in collector.exposition()

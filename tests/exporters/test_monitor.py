@@ -1,11 +1,15 @@
 import asyncio
+import shutil
+import subprocess
 import threading
 import time
 from dataclasses import replace
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporters import (
     FakeGpuSource,
@@ -17,6 +21,7 @@ from exporters import (
 )
 from exporters import metric_names as m
 from telemetry import Config, Outcome, Placement, Processor, RequestRecord
+from telemetry._admin import build_admin_app
 from telemetry._config import GpuConfig
 from telemetry.emulator import EmulatedModel, EmulatorConfig, EmulatorServer
 
@@ -36,6 +41,15 @@ async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-un
     while not predicate():
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)
+
+
+def _sample(monitor: GpuMonitor, name: str, labels: dict[str, str] | None = None) -> float | None:
+    """What `registry.get_sample_value` answers, read from the monitor's rendered text."""
+    for family in text_string_to_metric_families(monitor.exposition().decode()):
+        for s in family.samples:
+            if s.name == name and s.labels == (labels or {}):
+                return float(s.value)
+    return None
 
 
 def _record(placement: Placement) -> RequestRecord:
@@ -82,7 +96,9 @@ async def test_placement_scenarios_follow_api_ps() -> None:
         assert monitor.placement("gone:1b").processor is Processor.UNKNOWN
         ollama.set_ps(("gone:1b", GIB, GIB))  # freshly loaded: the wanted model resolves fast
         await _until(lambda: monitor.placement("gone:1b").processor is Processor.GPU, 1.0)
-        sample = registry.get_sample_value
+        def sample(name: str, labels: dict[str, str] | None = None) -> float | None:
+            return _sample(monitor, name, labels)
+
         assert sample(m.MODELS_LOADED) == 1.0
         assert sample(m.MODEL_VRAM, {m.LABEL_MODEL: "gone:1b"}) == GIB
         assert sample(m.OLLAMA_INFO, {"version": "0.12.3"}) == 1.0
@@ -97,8 +113,12 @@ async def test_placement_scenarios_follow_api_ps() -> None:
         assert sample(m.GPU_DEVICES) == 2.0
         assert monitor.readiness() == (True, "gpu: 2/2 healthy via nvml")
         monitor.submit(_record(monitor.placement("gone:1b")))
-        assert sample(m.REQUESTS_BY_PROCESSOR, {"processor": "gpu", "tier": "gpu-8gb"}) == 1.0
-        assert sample(m.REQUESTS_BY_PROCESSOR, {"processor": "cpu", "tier": "gpu-8gb"}) == 0.0
+        # the per-request counter is on the shared registry; the rest only in exposition()
+        shared = registry.get_sample_value
+        assert shared(m.REQUESTS_BY_PROCESSOR, {"processor": "gpu", "tier": "gpu-8gb"}) == 1.0
+        assert shared(m.REQUESTS_BY_PROCESSOR, {"processor": "cpu", "tier": "gpu-8gb"}) == 0.0
+        assert shared(m.GPU_DEVICES) is None and shared(m.MODELS_LOADED) is None
+        assert m.REQUESTS_BY_PROCESSOR.removesuffix("_total") not in monitor.exposition().decode()
     finally:
         await monitor.stop()
 
@@ -112,10 +132,10 @@ async def test_lost_gpu_series_read_down_and_others_report() -> None:
         await _until(lambda: len(monitor.snapshot.healthy) == 2)
         nv.lose(0)
         await _until(lambda: len(monitor.snapshot.healthy) == 1)
-        text = generate_latest(registry).decode()
+        text = monitor.exposition().decode()
         assert 'hw_gpu_up{gpu="0"' in text and 'hw_power_watts{gpu="0"' not in text
         assert 'hw_power_watts{gpu="1"' in text
-        assert registry.get_sample_value(m.OLLAMA_UP) == 0.0
+        assert _sample(monitor, m.OLLAMA_UP) == 0.0
     finally:
         await monitor.stop()
 
@@ -138,34 +158,64 @@ async def test_readiness_cpu_fallback_and_require_gpu() -> None:
             await monitor.stop()
 
 
-async def test_metrics_over_real_http_scrape_with_a_hung_backend() -> None:
-    from prometheus_client import start_http_server
-
+async def test_admin_scrape_with_a_hung_backend_exports_each_family_once() -> None:
     source = FakeGpuSource([fake_reading(i) for i in range(2)], backend="nvml")
     registry = CollectorRegistry()
     monitor = GpuMonitor(
         _config(), registry, sources=[source], ollama=FakeOllamaClient(), hang_timeout=0.1
     )
     await monitor.start()
-    server, thread = start_http_server(0, "127.0.0.1", registry)
+    runner = web.AppRunner(build_admin_app(registry, {}, expositions=[monitor.exposition]))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
     try:
         await _until(lambda: len(monitor.snapshot.healthy) == 2)
         source.hang[0] = threading.Event()
         await _until(lambda: len(monitor.snapshot.healthy) == 1)
         async with aiohttp.ClientSession() as session:
             started = time.perf_counter()
-            url = f"http://127.0.0.1:{server.server_port}/metrics"
-            async with session.get(url) as response:
-                text = await response.text()
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                body = await response.read()
             assert time.perf_counter() - started < 1.0
+        text = body.decode()
         assert 'hw_gpu_up{gpu="0",name="NVIDIA H100 80GB HBM3"' in text
         assert 'hw_power_watts{gpu="0"' not in text and 'hw_power_watts{gpu="1"' in text
         assert 'ollama_sidecar_gpu_sample_errors_total{backend="nvml",reason="hung"} 1.0' in text
+        types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+        assert {m.GPU_UP, m.OLLAMA_UP, m.REQUESTS_BY_PROCESSOR} <= set(types)
+        assert len(types) == len(set(types)), "a metric family is exported twice"
+        assert body == generate_latest(registry) + monitor.exposition()
+        if shutil.which("promtool") is not None:
+            done = subprocess.run(
+                ["promtool", "check", "metrics"],
+                input=body,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
     finally:
         source.hang[0].set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        await runner.cleanup()
+        await monitor.stop()
+
+
+async def test_exposition_is_rendered_per_sample_not_per_scrape() -> None:
+    monitor = GpuMonitor(
+        _config(), CollectorRegistry(), sources=[FakeGpuSource([fake_reading(0)])]
+    )
+    before = monitor.exposition()
+    assert f"{m.GPU_DEVICES} 0.0" in before.decode()  # no sample yet: no devices, no GPU series
+    await monitor.start()
+    try:
+        await _until(lambda: monitor.snapshot.rounds > 0 and monitor.exposition() is not before)
+        await monitor.stop()  # no more samples or polls: every read is the same rendered bytes
+        text = monitor.exposition()
+        assert monitor.exposition() is text
+        assert _sample(monitor, m.GPU_DEVICES) == 1.0
+    finally:
         await monitor.stop()
 
 
@@ -195,8 +245,8 @@ async def test_placement_from_the_real_emulator_over_http() -> None:
         monitor = GpuMonitor(cfg, registry, sources=[FakeGpuSource([fake_reading(0)])])
         await monitor.start()
         try:
-            await _until(lambda: registry.get_sample_value(m.OLLAMA_UP) == 1.0)
-            assert registry.get_sample_value(m.MODELS_LOADED) == 0.0
+            await _until(lambda: _sample(monitor, m.OLLAMA_UP) == 1.0)
+            assert _sample(monitor, m.MODELS_LOADED) == 0.0
             for model in models:
                 assert monitor.placement(model.name).processor is Processor.UNKNOWN
             async with aiohttp.ClientSession() as session:
@@ -204,7 +254,7 @@ async def test_placement_from_the_real_emulator_over_http() -> None:
                     body = {"model": model.name, "prompt": "x", "stream": False}
                     async with session.post(f"{emu.url}/api/generate", json=body) as response:
                         assert response.status == 200
-            await _until(lambda: registry.get_sample_value(m.MODELS_LOADED) == 3.0)
+            await _until(lambda: _sample(monitor, m.MODELS_LOADED) == 3.0)
             full = monitor.placement("full:7b")
             assert full.processor is Processor.GPU
             assert full.size_bytes == full.size_vram_bytes == 4 * GIB
@@ -214,8 +264,8 @@ async def test_placement_from_the_real_emulator_over_http() -> None:
             assert monitor.placement("cpu:7b").processor is Processor.CPU
             assert monitor.placement("never:1b").processor is Processor.UNKNOWN
             assert monitor.digest("full:7b") == f"{1:064x}"
-            vram = registry.get_sample_value(m.MODEL_VRAM, {m.LABEL_MODEL: "split:7b"})
+            vram = _sample(monitor, m.MODEL_VRAM, {m.LABEL_MODEL: "split:7b"})
             assert vram == 2 * GIB
-            assert registry.get_sample_value(m.OLLAMA_INFO, {"version": config.version}) == 1.0
+            assert _sample(monitor, m.OLLAMA_INFO, {"version": config.version}) == 1.0
         finally:
             await monitor.stop()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import aiohttp
 import pytest
 
 from telemetry import Outcome
 from telemetry.emulator import EmulatorConfig, EmulatorServer
+from tests._net import free_port
 from tests.telemetry.conftest import Running, StartSidecar
 
 SHORT = """
@@ -164,16 +164,10 @@ async def test_upstream_disconnect_midstream(short: Running, client: aiohttp.Cli
     assert record.error_type == "upstream_disconnected"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_unreachable_upstream_gives_502(
     start_sidecar: StartSidecar, client: aiohttp.ClientSession
 ) -> None:
-    running: Running = await start_sidecar(f"http://127.0.0.1:{closed_port()}")
+    running: Running = await start_sidecar(f"http://127.0.0.1:{free_port()}")
     status, _, body = await post(client, running.url + "/api/chat", GENERATE)
     assert status == 502 and "unreachable" in json.loads(body)["error"]
     status, _, body = await post(client, running.url + "/v1/chat/completions", CHAT_V1)

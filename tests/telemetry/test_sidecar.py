@@ -9,11 +9,8 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from tests._net import free_port, wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -34,23 +33,6 @@ checkpoint_interval_seconds = 0.5
 [gpu]
 enabled = false
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer")
 
 
 @dataclass
