@@ -8,7 +8,6 @@ start with a `ConfigError` that names the key.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -138,6 +137,9 @@ class Config:
     receipts: ReceiptsConfig = field(default_factory=ReceiptsConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     slo: SloConfig = field(default_factory=SloConfig)
+    _tier_cache: dict[str, Tier] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def tier_named(self, name: str) -> Tier:
         for tier in self.tiers:
@@ -147,10 +149,18 @@ class Config:
 
     def tier_for(self, model: str | None) -> Tier:
         """The tier whose glob patterns match `model` first; the default tier otherwise."""
-        return _tier_lookup(self.tiers, self.default_tier, (model or "").lower())
+        key = model or ""
+        tier = self._tier_cache.get(key)
+        if tier is None:
+            tier = _tier_lookup(self.tiers, self.default_tier, key.lower())
+            if len(self._tier_cache) < MAX_CACHED_MODELS:
+                self._tier_cache[key] = tier
+        return tier
 
 
-@functools.lru_cache(maxsize=4096)
+MAX_CACHED_MODELS = 4096
+
+
 def _tier_lookup(tiers: tuple[Tier, ...], default: str, model: str) -> Tier:
     bare = model if ":" in model else model + ":latest"
     for tier in tiers:

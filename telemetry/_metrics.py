@@ -7,6 +7,7 @@ edges plus every tier's latency budget, so a budget can be read as `_bucket{le="
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -86,6 +87,8 @@ class ProxyMetrics:
         )
         ttft_edges = with_budgets(TTFT_BUCKETS, [t.ttft_p95_seconds for t in tiers])
         self._models: set[str] = set()
+        self._request_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._series: dict[tuple[str, str, str], _Series] = {}
         self.requests = Counter(
             n.counter_base(n.REQUESTS),
             "Requests through the proxy, by how they ended.",
@@ -192,7 +195,11 @@ class ProxyMetrics:
 
     def submit(self, record: RequestRecord) -> None:
         model = self.model_label(record)
-        self.requests.labels(record.endpoint, model, record.tier, record.outcome.value).inc()
+        key = (record.endpoint, model, record.tier, record.outcome.value)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self.requests.labels(*key)
+        counter.inc()
         if record.outcome is Outcome.TIMEOUT and record.error_type:
             kind = record.error_type.removesuffix("_timeout")
             self.timeouts.labels(model, record.tier, kind).inc()
@@ -201,24 +208,60 @@ class ProxyMetrics:
             self.upstream_errors.labels(upstream_kind).inc()
         if record.operation is None:
             return
-        op = (record.operation, n.PROVIDER_NAME, model, record.tier)
-        self.duration.labels(*op, record.error_type or "").observe(record.duration_ns / 1e9)
+        series = self._series_for(record.operation, model, record.tier)
+        error_type = record.error_type or ""
+        duration = series.duration.get(error_type)
+        if duration is None:
+            duration = series.duration[error_type] = self.duration.labels(
+                record.operation, n.PROVIDER_NAME, model, record.tier, error_type
+            )
+        duration.observe(record.duration_ns / 1e9)
         if record.outcome is not Outcome.OK or record.done_reason in ("load", "unload"):
             return
         if record.streaming and record.ttft_ns is not None:
-            self.ttft.labels(*op).observe(record.ttft_ns / 1e9)
+            series.ttft.observe(record.ttft_ns / 1e9)
             if record.output_tokens is not None and record.output_tokens > 1:
                 per_token = (record.duration_ns - record.ttft_ns) / (record.output_tokens - 1)
-                self.tpot.labels(*op).observe(per_token / 1e9)
-        for token_type, count in (("input", record.input_tokens), ("output", record.output_tokens)):
-            if count is not None:
-                self.token_usage.labels(*op, token_type).observe(count)
-                self.tokens.labels(model, record.tier, token_type).inc(count)
+                series.tpot.observe(per_token / 1e9)
+        if record.input_tokens is not None:
+            series.input_usage.observe(record.input_tokens)
+            series.input_tokens.inc(record.input_tokens)
+        if record.output_tokens is not None:
+            series.output_usage.observe(record.output_tokens)
+            series.output_tokens.inc(record.output_tokens)
         eval_ns = record.ollama.eval_ns
         if record.output_tokens and eval_ns:
-            self.decode_rate.labels(model, record.tier).observe(
-                record.output_tokens * 1e9 / eval_ns
+            series.decode_rate.observe(record.output_tokens * 1e9 / eval_ns)
+
+    def _series_for(self, operation: str, model: str, tier: str) -> _Series:
+        """The labelled children of one (operation, model, tier), looked up once."""
+        key = (operation, model, tier)
+        series = self._series.get(key)
+        if series is None:
+            op = (operation, n.PROVIDER_NAME, model, tier)
+            series = self._series[key] = _Series(
+                duration={},
+                ttft=self.ttft.labels(*op),
+                tpot=self.tpot.labels(*op),
+                input_usage=self.token_usage.labels(*op, "input"),
+                output_usage=self.token_usage.labels(*op, "output"),
+                input_tokens=self.tokens.labels(model, tier, "input"),
+                output_tokens=self.tokens.labels(model, tier, "output"),
+                decode_rate=self.decode_rate.labels(model, tier),
             )
+        return series
+
+
+@dataclass(slots=True)
+class _Series:
+    duration: dict[str, Histogram]
+    ttft: Histogram
+    tpot: Histogram
+    input_usage: Histogram
+    output_usage: Histogram
+    input_tokens: Counter
+    output_tokens: Counter
+    decode_rate: Histogram
 
 
 _UPSTREAM_KINDS = {

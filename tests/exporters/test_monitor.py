@@ -96,6 +96,7 @@ async def test_placement_scenarios_follow_api_ps() -> None:
         assert monitor.placement("gone:1b").processor is Processor.UNKNOWN
         ollama.set_ps(("gone:1b", GIB, GIB))  # freshly loaded: the wanted model resolves fast
         await _until(lambda: monitor.placement("gone:1b").processor is Processor.GPU, 1.0)
+
         def sample(name: str, labels: dict[str, str] | None = None) -> float | None:
             return _sample(monitor, name, labels)
 
@@ -203,9 +204,7 @@ async def test_admin_scrape_with_a_hung_backend_exports_each_family_once() -> No
 
 
 async def test_exposition_is_rendered_per_sample_not_per_scrape() -> None:
-    monitor = GpuMonitor(
-        _config(), CollectorRegistry(), sources=[FakeGpuSource([fake_reading(0)])]
-    )
+    monitor = GpuMonitor(_config(), CollectorRegistry(), sources=[FakeGpuSource([fake_reading(0)])])
     before = monitor.exposition()
     assert f"{m.GPU_DEVICES} 0.0" in before.decode()  # no sample yet: no devices, no GPU series
     await monitor.start()
