@@ -2,7 +2,8 @@
 
 `sample` is the CPU time per sampling round (process CPU: the worker handoff, building the
 metric families and rendering them to text once). The scrape is timed the way the sidecar
-serves it: real HTTP to `telemetry._admin.build_admin_app`, whose shared registry holds the
+serves it: real HTTP, from this process, to `telemetry._admin.build_admin_app` in a process
+of its own, whose shared registry holds the
 proxy's metrics and the requests-by-processor counter. `new` appends the collector's
 pre-rendered `exposition()` bytes (the current design, no formatting per scrape); `old`
 registers the same collector on the registry instead, so prometheus_client formats the GPU
@@ -22,12 +23,14 @@ import argparse
 import asyncio
 import http.client
 import logging
+import multiprocessing
 import os
 import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
+from multiprocessing.connection import Connection
 from typing import Any
 
 from aiohttp import web
@@ -71,13 +74,13 @@ class _Servers:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._runners = [web.AppRunner(app, access_log=None) for app in apps]
-        self.ports = [self._call(self._serve(r)) for r in self._runners]
+        self.ports = [self._call(self._open(r)) for r in self._runners]
 
     def _call(self, coro: Coroutine[Any, Any, int]) -> int:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     @staticmethod
-    async def _serve(runner: web.AppRunner) -> int:
+    async def _open(runner: web.AppRunner) -> int:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         return int(runner.addresses[0][1])
@@ -103,35 +106,26 @@ def _get(conn: http.client.HTTPConnection) -> bytes:
 
 
 def _scrapes(
-    old: http.client.HTTPConnection,
-    new: http.client.HTTPConnection,
-    renders: tuple[Callable[[], bytes], Callable[[], bytes]],
-    gpu_text: bytes,
-    n: int,
+    old: http.client.HTTPConnection, new: http.client.HTTPConnection, gpu_text: bytes, n: int
 ) -> dict[str, float]:
     # both end with the same GPU text; the registries before it differ only in _created stamps
     assert _get(old).endswith(gpu_text) and _get(new).endswith(gpu_text)
-    times: dict[str, list[float]] = {"old": [], "new": [], "old_cpu": [], "new_cpu": []}
+    times: dict[str, list[float]] = {"old": [], "new": []}
     for _ in range(n):
         for name, conn in (("old", old), ("new", new)):
             start = time.perf_counter()
             _get(conn)
             times[name].append(time.perf_counter() - start)
-        for name, render in zip(("old_cpu", "new_cpu"), renders, strict=True):
-            start = time.thread_time()
-            render()
-            times[name].append(time.thread_time() - start)
     return {
         "old_p50": statistics.median(times["old"]) * 1e3,
         "old_p99": _p99(times["old"]) * 1e3,
         "new_p50": statistics.median(times["new"]) * 1e3,
         "new_p99": _p99(times["new"]) * 1e3,
-        "old_cpu_p99": _p99(times["old_cpu"]) * 1e3,
-        "new_cpu_p99": _p99(times["new_cpu"]) * 1e3,
     }
 
 
-def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
+def _serve(gpus: int, rounds: int, conn: Connection) -> None:
+    """The sidecar side, in a process of its own: sampler, collector and the two admin apps."""
     logging.disable(logging.WARNING)
     nv = FakeNvml.h100s(gpus)
     collector = GpuCollector()
@@ -158,27 +152,56 @@ def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
     def new_render() -> bytes:
         return generate_latest(new_registry) + collector.exposition()
 
-    renders = (old_render, new_render)
     servers = _Servers(
         [
             build_admin_app(old_registry, {}),
             build_admin_app(new_registry, {}, expositions=[collector.exposition]),
         ]
     )
-    old, new = (http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in servers.ports)
+    conn.send((servers.ports, per_round, collector.exposition()))
     try:
-        lines = _get(new).count(b"\n")
-        healthy = _scrapes(old, new, renders, collector.exposition(), scrapes)
-        nv.hang(0)
-        sampler.run_once()
-        assert not sampler.snapshot.devices[0].healthy
-        hung = _scrapes(old, new, renders, collector.exposition(), scrapes)
+        while (command := conn.recv()) != "stop":
+            if command == "hang":
+                nv.hang(0)
+                sampler.run_once()
+                assert not sampler.snapshot.devices[0].healthy
+                conn.send(collector.exposition())
+            else:  # render CPU times
+                cpu_times: dict[str, list[float]] = {"old": [], "new": []}
+                for _ in range(int(command)):
+                    for name, render in (("old", old_render), ("new", new_render)):
+                        start = time.thread_time()
+                        render()
+                        cpu_times[name].append(time.thread_time() - start)
+                conn.send({k: _p99(v) * 1e3 for k, v in cpu_times.items()})
     finally:
-        old.close()
-        new.close()
         servers.close()
         nv.release(0)
         sampler.stop()
+
+
+def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
+    ours, theirs = multiprocessing.Pipe()
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(gpus, rounds, theirs), daemon=True
+    )
+    server.start()
+    ports, per_round, gpu_text = ours.recv()
+    old, new = (http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports)
+    try:
+        lines = _get(new).count(b"\n")
+        healthy = _scrapes(old, new, gpu_text, scrapes)
+        ours.send("hang")
+        hung = _scrapes(old, new, ours.recv(), scrapes)
+        ours.send(str(scrapes))
+        render_cpu = ours.recv()
+        ours.send("stop")
+        server.join(10)
+    finally:
+        old.close()
+        new.close()
+        if server.is_alive():
+            server.kill()
     return {
         "lines": lines,
         "sample_cpu_ms": per_round * 1e3,
@@ -189,8 +212,8 @@ def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
         "new_p99_ms": healthy["new_p99"],
         "old_p99_hung_ms": hung["old_p99"],
         "new_p99_hung_ms": hung["new_p99"],
-        "old_render_cpu_p99_ms": healthy["old_cpu_p99"],
-        "new_render_cpu_p99_ms": healthy["new_cpu_p99"],
+        "old_render_cpu_p99_ms": render_cpu["old"],
+        "new_render_cpu_p99_ms": render_cpu["new"],
     }
 
 

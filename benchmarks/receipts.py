@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from receipts import ReceiptService
 from receipts._audit import audit
+from receipts._service import ReceiptService
 from receipts._store import AuditEntry
 from receipts._store_duckdb import DuckDBStore
 from tests.receipts._support import config, record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,51 @@ def test_audit_in_process_with_a_pool_matches_the_serial_answer(tmp_path: Path) 
     assert serial.ok and pooled.ok and serial.receipts == pooled.receipts == 40
     bad = check_entries(str(key), [(0, leaf_hash(b"{}"), b"{}", "req-x", None, "ok", 200)])
     assert bad is not None and bad[0] == 0
+
+
+def _forge_signature(data_dir: Path, seq: int) -> None:
+    """Flip one bit of receipt `seq`'s signature (canonical base64, leaf hash fixed up)."""
+    con = duckdb.connect(str(data_dir / "receipts.duckdb"))
+    row = con.execute("SELECT raw FROM receipts WHERE seq = ?", [seq]).fetchone()
+    assert row is not None
+    raw = bytes(row[0])
+    at = raw.index(b'"sig":"') + len(b'"sig":"')
+    signature = bytearray(base64.b64decode(raw[at : at + 88]))
+    signature[10] ^= 0x04
+    forged = raw[:at] + base64.b64encode(bytes(signature)) + raw[at + 88 :]
+    con.execute(
+        "UPDATE receipts SET raw = ?, leaf_hash = ? WHERE seq = ?",
+        [forged, leaf_hash(forged), seq],
+    )
+    con.close()
+
+
+def test_a_forged_signature_is_caught_by_the_cli(log_dir: Path) -> None:
+    _forge_signature(log_dir, 7)
+    result = run_audit(log_dir)
+    assert result.returncode == 1
+    assert "receipt 7: receipt req-000007 signature does not verify" in result.stderr
+
+
+def test_the_pool_reports_the_lowest_bad_receipt_even_from_held_chunks(tmp_path: Path) -> None:
+    service = build_log(tmp_path, 40)
+    _forge_signature(tmp_path, 3)
+    _forge_signature(tmp_path, 33)
+    store = DuckDBStore(tmp_path / "receipts.duckdb", read_only=True)
+    key = service.signer.verifier()
+    reports = [
+        audit(
+            row_pages(iter_entries(store, page=7)),
+            store.checkpoints(),
+            key,
+            workers=workers,
+            pool_threshold=threshold,
+            chunk_size=5,
+        )
+        for workers, threshold in [(1, 10), (2, 10), (2, 1000)]
+    ]
+    store.close()
+    for report in reports:
+        assert report.problems == [
+            "receipt 3: receipt req-000003 signature does not verify with " + key.name
+        ]
