@@ -115,15 +115,15 @@ def ms(seconds: float) -> str:
 async def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
     emu_port = free_port()
-    emulator = start(sidecar_cli("emulate", "--listen", f"127.0.0.1:{emu_port}"))
-    processes = [emulator]
     upstream = f"http://127.0.0.1:{emu_port}"
-    wait_http(upstream + "/api/version")
-    targets = [Target("direct", upstream, [])]
-    for name, extra in (("sidecar", []), ("sidecar-no-receipts", ["--no-receipts"])):
-        port, admin = free_port(), free_port()
-        proc = start(
-            sidecar_cli(
+    processes = [start(sidecar_cli("emulate", "--listen", f"127.0.0.1:{emu_port}"))]
+    nginx = Nginx(emu_port)
+    try:
+        wait_http(upstream + "/api/version")
+        targets = [Target("direct", upstream, [])]
+        for name, extra in (("sidecar", []), ("sidecar-no-receipts", ["--no-receipts"])):
+            port, admin = free_port(), free_port()
+            serve = [
                 "serve",
                 "--listen",
                 f"127.0.0.1:{port}",
@@ -137,15 +137,13 @@ async def run(args: argparse.Namespace) -> int:
                 "--log-level",
                 "warning",
                 *extra,
-            )
-        )
-        processes.append(proc)
-        wait_http(f"http://127.0.0.1:{admin}/healthz")
-        targets.append(Target(name, f"http://127.0.0.1:{port}", [proc.pid]))
-    nginx = Nginx(emu_port)
-    if not args.no_nginx and nginx.start():
-        targets.append(Target("nginx", f"http://127.0.0.1:{nginx.port}", nginx.pids()))
-    try:
+            ]
+            proc = start(sidecar_cli(*serve))
+            processes.append(proc)
+            wait_http(f"http://127.0.0.1:{admin}/healthz")
+            targets.append(Target(name, f"http://127.0.0.1:{port}", [proc.pid]))
+        if not args.no_nginx and nginx.start():
+            targets.append(Target("nginx", f"http://127.0.0.1:{nginx.port}", nginx.pids()))
         return await measure(args, targets, upstream)
     finally:
         nginx.stop()
