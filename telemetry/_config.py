@@ -48,6 +48,9 @@ class ProxyConfig:
     auth_token_file: Path | None = None
     max_body_bytes: int = 64 * 1024 * 1024
     max_connections: int = 512
+    # Model management routes (pull, push, create, tags...) have no tier: only this much silence
+    # between chunks ends them, so multi-gigabyte pulls are never cut.
+    management_idle_timeout: float = 300.0
     log_requests: bool = True
 
 

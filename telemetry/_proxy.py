@@ -46,9 +46,6 @@ from telemetry._wire import (
 log = logging.getLogger("ollama_sidecar.proxy")
 
 BLOB_PREFIX = "/api/blobs/"
-# Model management routes (pull, push, create, tags...) have no tier budget; a stalled upstream
-# still ends after this much silence.
-MANAGEMENT_IDLE_SECONDS = 300.0
 LARGE_BODY_BYTES = 1024 * 1024
 
 
@@ -179,15 +176,16 @@ class Proxy:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         if route.is_inference:
+            idle = timeouts.idle
             total_at = t0 + timeouts.total
             if route.streaming and timeouts.ttft < timeouts.total:
                 first_at, first_kind = t0 + timeouts.ttft, FailureKind.TTFT
             else:
                 first_at, first_kind = total_at, FailureKind.TOTAL
         else:
+            idle = self._config.proxy.management_idle_timeout
             total_at = float("inf")
-            first_at, first_kind = t0 + MANAGEMENT_IDLE_SECONDS, FailureKind.IDLE
-        idle = timeouts.idle if route.is_inference else MANAGEMENT_IDLE_SECONDS
+            first_at, first_kind = t0 + idle, FailureKind.IDLE
         ex.deadline_kind = first_kind
         response: ProxyResponse | None = None
         upstream: aiohttp.ClientResponse | None = None
@@ -213,17 +211,19 @@ class Proxy:
                 ex.stream_tap = tap
                 ex.sse = framing is Framing.SSE
                 hasher = ex.response_hasher
-                first_content = False
+                # Until the first token of a stream, the TTFT deadline stands; after it, and for
+                # everything else, each chunk moves the deadline to now + idle (within total).
+                waiting_first = tap is not None and route.streaming
                 async for chunk in upstream.content.iter_any():
-                    if tap is not None and tap.feed(chunk) and not first_content:
-                        first_content = True
+                    if tap is not None and tap.feed(chunk) and ex.first_token_ns is None:
+                        waiting_first = False
                         self._on_first_token(ex)
                     if hasher is not None:
                         hasher.update(chunk)
                     ex.response_bytes += len(chunk)
                     await response.write(chunk)
                     now = loop.time()
-                    if first_content or not route.streaming:
+                    if not waiting_first:
                         if now + idle < total_at:
                             deadline.reschedule(now + idle)
                             ex.deadline_kind = FailureKind.IDLE
@@ -232,14 +232,12 @@ class Proxy:
                             ex.deadline_kind = FailureKind.TOTAL
                 await response.write_eof()
                 return response
+        except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: must come first
+            return await self._fail(request, ex, response, upstream, 504, FailureKind.CONNECT)
         except TimeoutError:
             return await self._fail(request, ex, response, upstream, 504, ex.deadline_kind)
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-                return await self._fail(request, ex, response, upstream, 502, FailureKind.CONNECT)
+        except aiohttp.ClientConnectorError:
             return await self._fail(request, ex, response, upstream, 502, FailureKind.UNREACHABLE)
-        except aiohttp.ConnectionTimeoutError:
-            return await self._fail(request, ex, response, upstream, 504, FailureKind.CONNECT)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
             if response is not None and response.prepared and _client_gone(request):
                 ex.cancel()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from telemetry import Outcome
 from telemetry.emulator import EmulatorConfig, EmulatorServer
@@ -209,3 +211,80 @@ async def test_proxy_keeps_serving_after_faults(
     records = await short.sink.wait_for(5)
     assert records[-1].outcome is Outcome.OK
     assert sum(1 for r in records if r.outcome is not Outcome.OK) == 4
+
+
+async def _slow_pull_upstream(gap: float, chunks: int) -> tuple[web.AppRunner, str]:
+    async def pull(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        try:
+            for i in range(chunks):
+                await asyncio.sleep(gap)
+                await response.write(json.dumps({"status": f"pulling {i}"}).encode() + b"\n")
+            await response.write(b'{"status":"success"}\n')
+        except ConnectionError:
+            pass  # the proxy gave up on us: expected in the timeout test
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/pull", pull)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def test_management_streams_move_their_idle_deadline(
+    start_sidecar: StartSidecar, client: aiohttp.ClientSession
+) -> None:
+    runner, url = await _slow_pull_upstream(gap=0.1, chunks=8)
+    try:
+        running: Running = await start_sidecar(url, management_idle_timeout=0.3)
+        status, _, body = await post(client, running.url + "/api/pull", {"model": "m"})
+        assert status == 200 and body.endswith(b'{"status":"success"}\n')
+        assert (await last_record(running)).outcome is Outcome.OK
+    finally:
+        await runner.cleanup()
+
+
+async def test_management_stream_silent_too_long_times_out(
+    start_sidecar: StartSidecar, client: aiohttp.ClientSession
+) -> None:
+    runner, url = await _slow_pull_upstream(gap=0.6, chunks=2)
+    try:
+        running: Running = await start_sidecar(url, management_idle_timeout=0.3)
+        status, _, body = await post(client, running.url + "/api/pull", {"model": "m"})
+        # Headers were already forwarded, so the stream ends with an error line.
+        assert status == 200
+        assert "next chunk" in json.loads(body.strip().split(b"\n")[-1])["error"]
+        record = await last_record(running)
+        assert (record.outcome, record.error_type) == (Outcome.TIMEOUT, "idle_timeout")
+    finally:
+        await runner.cleanup()
+
+
+async def test_connect_timeout_gives_504(
+    start_sidecar: StartSidecar, client: aiohttp.ClientSession
+) -> None:
+    # A listener that never accepts, with its backlog already full: SYNs go unanswered.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        await asyncio.sleep(0.1)
+        quick_connect = "[tiers.gpu-8gb]\nconnect_timeout_seconds = 0.2\n"
+        running: Running = await start_sidecar(f"http://127.0.0.1:{port}", quick_connect)
+        status, _, body = await post(client, running.url + "/api/generate", GENERATE)
+        assert status == 504 and "connecting" in json.loads(body)["error"]
+        record = await last_record(running)
+        assert (record.outcome, record.error_type) == (Outcome.TIMEOUT, "connect_timeout")
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
