@@ -245,6 +245,7 @@ async def soak(seconds: float, target: Target, upstream: str) -> None:
         f"{median(second_half) / 2**20:.1f}, max {max(r for _, r in samples) / 2**20:.1f}; "
         f"errors {total.errors}"
     )
+    print("RSS MiB over time: " + ", ".join(f"{t:.0f}s {r / 2**20:.0f}" for t, r in samples))
 
 
 def main() -> int:

@@ -20,6 +20,10 @@ import duckdb
 from receipts._errors import StoreError, StoreLockedError
 from receipts._store import AuditEntry, Batch, CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
 
+# The sidecar's own store: DuckDB would otherwise cache up to 80% of the host's memory and use a
+# thread per core, next to an inference server that needs both.
+WRITER_SETTINGS = {"memory_limit": "256MB", "threads": 2}
+
 SCHEMA_VERSION = "1"
 
 _SCHEMA = (
@@ -82,7 +86,9 @@ class DuckDBStore:
         if read_only and not path.is_file():
             raise StoreError(f"{path}: no receipts database (wrong --data-dir?)")
         try:
-            self._con = duckdb.connect(str(path), read_only=read_only)
+            self._con = duckdb.connect(
+                str(path), read_only=read_only, config={} if read_only else WRITER_SETTINGS
+            )
         except duckdb.Error as exc:
             raise _translate(path, exc) from exc
         try:
