@@ -214,7 +214,7 @@ async def measure(args: argparse.Namespace, targets: list[Target], upstream: str
         )
 
     if args.soak > 0:
-        await soak(args.soak, targets[1], upstream)
+        await soak(args.soak, next(t for t in targets if t.name == args.soak_target), upstream)
     return 1 if failures else 0
 
 
@@ -255,6 +255,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per level")
     parser.add_argument("--soak", type=float, default=0.0, help="soak seconds (600 for 10 min)")
+    parser.add_argument(
+        "--soak-target", default="sidecar", choices=["sidecar", "sidecar-no-receipts"]
+    )
     parser.add_argument("--no-nginx", action="store_true")
     args = parser.parse_args()
     try:

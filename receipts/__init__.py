@@ -22,6 +22,7 @@ from receipts._errors import (
     SignatureError,
     StoreError,
     StoreLockedError,
+    StoreRefusedError,
     VerificationError,
 )
 
@@ -147,6 +148,7 @@ __all__ = [
     "Signer",
     "StoreError",
     "StoreLockedError",
+    "StoreRefusedError",
     "TlogProof",
     "VerificationError",
     "VerifierKey",

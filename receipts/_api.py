@@ -6,8 +6,13 @@
     GET /receipts/checkpoints                 every stored checkpoint (JSON)
     GET /receipts/entries?start=N&limit=M     receipts in log order (JSON, raw bytes in base64)
     GET /receipts/list?since_ns=&until_ns=&model=&outcome=&limit=
-    GET /receipts/receipt/{request_id}        one receipt and its spans (JSON)
-    GET /receipts/receipt/{request_id}/proof  its C2SP tlog-proof, against a covering checkpoint
+    GET /receipts/receipt/{request_id}[?index=N]        one receipt and its spans, and every
+                                                        receipt with this request ID (JSON)
+    GET /receipts/receipt/{request_id}/proof[?index=N]  its C2SP tlog-proof, against a covering
+                                                        checkpoint
+
+Request IDs are not unique (a client may send one `X-Request-ID` twice): without `index` these
+answer for the latest receipt with the ID; `index=N` picks the one at log index N.
 
 Store reads run in worker threads; nothing here blocks the event loop or takes the writer's time.
 """
@@ -21,7 +26,7 @@ from typing import Protocol
 from aiohttp import web
 
 from receipts._proof import TlogProof
-from receipts._store import CheckpointRow, ReceiptQuery, ReceiptStore
+from receipts._store import CheckpointRow, ReceiptQuery, ReceiptRow, ReceiptStore
 from receipts._wire import checkpoint_to_json, row_to_json, span_to_json
 
 MAX_PAGE = 10_000
@@ -105,21 +110,29 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
         rows = await asyncio.to_thread(live.store.receipts, query)
         return web.json_response({"receipts": [row_to_json(r) for r in rows]})
 
-    async def receipt(request: web.Request) -> web.Response:
+    async def chosen(request: web.Request) -> tuple[ReceiptRow, list[ReceiptRow]]:
+        """The receipt asked for (the latest, or the one at `index`) and all with its ID."""
         request_id = request.match_info["request_id"]
-        row = await asyncio.to_thread(live.store.receipt, request_id)
-        if row is None:
-            raise _not_found(request_id)
+        index = _int_param(request, "index", None)
+        rows = await asyncio.to_thread(live.store.receipts_for, request_id)
+        picked = rows if index is None else [r for r in rows if r.seq == index]
+        if not picked:
+            raise _not_found(request_id if index is None else f"{request_id} at index {index}")
+        return picked[-1], rows
+
+    async def receipt(request: web.Request) -> web.Response:
+        row, rows = await chosen(request)
         spans = await asyncio.to_thread(live.store.spans, row.trace_id)
         return web.json_response(
-            {"receipt": row_to_json(row), "spans": [span_to_json(s) for s in spans]}
+            {
+                "receipt": row_to_json(row),
+                "spans": [span_to_json(s) for s in spans],
+                "receipts": [row_to_json(r) for r in rows],
+            }
         )
 
     async def proof(request: web.Request) -> web.Response:
-        request_id = request.match_info["request_id"]
-        row = await asyncio.to_thread(live.store.receipt, request_id)
-        if row is None:
-            raise _not_found(request_id)
+        row, _ = await chosen(request)
         latest = live.latest_checkpoint()
         if latest is None or latest.size <= row.seq:
             await asyncio.to_thread(live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True)

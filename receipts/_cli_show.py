@@ -1,4 +1,8 @@
-"""`receipts show REQUEST_ID`: the receipt, its spans and timings, its proof status."""
+"""`receipts show REQUEST_ID`: the receipt, its spans and timings, its proof status.
+
+Every receipt with the request ID is shown (a client may send one `X-Request-ID` twice), in log
+order; `--json` prints one object per receipt.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from receipts._cli_source import LogSource, resolve_key
 from receipts._cli_verify import verify_entry
 from receipts._errors import ReceiptsError
 from receipts._receipt import SignedReceipt
+from receipts._store import ReceiptRow
 
 
 def add_parser(
@@ -26,10 +31,17 @@ def _ms(ns: int) -> str:
 
 def run(args: argparse.Namespace, source: LogSource | None) -> int:
     assert source is not None
-    row = source.receipt(args.request_id)
-    if row is None:
+    rows = source.receipts_for(args.request_id)
+    if not rows:
         print(f"FAIL: {args.request_id}: unknown request ID", file=sys.stderr)
         return 1
+    if len(rows) > 1 and not args.json:
+        print(f"{len(rows)} receipts carry request ID {args.request_id}")
+    verified = [_show(row, args, source) for row in rows]
+    return 0 if all(verified) else 1
+
+
+def _show(row: ReceiptRow, args: argparse.Namespace, source: LogSource) -> bool:
     receipt = SignedReceipt.parse(row.raw)
     spans = source.spans(row)
     try:
@@ -74,4 +86,4 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
         for s in spans:
             print(f"  {s.name}  {_ms(s.end_unix_ns - s.start_unix_ns)}  {s.status}")
         print(f"proof: {status}")
-    return 0 if ok else 1
+    return ok

@@ -2,7 +2,8 @@
 
 `open_source` opens `DATA_DIR/receipts.duckdb` read-only; when a running sidecar holds it, it
 falls back to the admin API. An explicit `--admin URL` always means the API. The user does not
-have to care which: both sources answer the same questions.
+have to care which: both sources answer the same questions. Request IDs are not unique (a client
+may send one `X-Request-ID` twice): `receipts_for` answers every receipt with an ID, in log order.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class LogSource(Protocol):
 
     def checkpoints(self) -> list[CheckpointRow]: ...
 
-    def receipt(self, request_id: str) -> ReceiptRow | None: ...
+    def receipts_for(self, request_id: str) -> list[ReceiptRow]: ...
 
     def spans(self, row: ReceiptRow) -> list[SpanRow]: ...
 
@@ -94,8 +95,8 @@ class FileSource:
     def checkpoints(self) -> list[CheckpointRow]:
         return self.store.checkpoints()
 
-    def receipt(self, request_id: str) -> ReceiptRow | None:
-        return self.store.receipt(request_id)
+    def receipts_for(self, request_id: str) -> list[ReceiptRow]:
+        return self.store.receipts_for(request_id)
 
     def spans(self, row: ReceiptRow) -> list[SpanRow]:
         return self.store.spans(row.trace_id)
@@ -172,16 +173,21 @@ class ApiSource:
         data = self._json("/receipts/checkpoints")
         return [checkpoint_from_json(cp) for cp in data["checkpoints"]]
 
-    def receipt(self, request_id: str) -> ReceiptRow | None:
+    def receipts_for(self, request_id: str) -> list[ReceiptRow]:
         body = self._get(f"/receipts/receipt/{urllib.parse.quote(request_id, safe='')}")
-        return row_from_json(json.loads(body)["receipt"]) if body is not None else None
+        return [row_from_json(r) for r in json.loads(body)["receipts"]] if body is not None else []
 
     def spans(self, row: ReceiptRow) -> list[SpanRow]:
-        data = self._json(f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}")
+        data = self._json(
+            f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}", {"index": row.seq}
+        )
         return [span_from_json(s) for s in data["spans"]]
 
     def proof(self, row: ReceiptRow) -> TlogProof:
-        body = self._get(f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}/proof")
+        body = self._get(
+            f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}/proof",
+            {"index": row.seq},
+        )
         if body is None:
             raise NotCovered("the sidecar does not know this receipt")
         return TlogProof.parse(body)

@@ -5,6 +5,8 @@
     receipts verify --proof P --receipt R --key VKEY    fully offline, from exported files
 
 One `OK`/`FAIL` line per receipt on stderr; `--json` prints one object per receipt on stdout.
+A request ID that several receipts carry (a client sent one `X-Request-ID` twice) verifies every
+one of them, each named `REQUEST_ID#INDEX` by its log index.
 """
 
 from __future__ import annotations
@@ -76,16 +78,17 @@ def _offline(args: argparse.Namespace) -> list[Result]:
 def _by_id(source: LogSource, key: VerifierKey, request_ids: list[str]) -> list[Result]:
     results = []
     for request_id in request_ids:
-        row = source.receipt(request_id)
-        if row is None:
+        rows = source.receipts_for(request_id)
+        if not rows:
             results.append(Result(request_id, False, "unknown request ID"))
-            continue
-        try:
-            text = verify_entry(row.raw, source.proof(row), key, request_id)
-        except ReceiptsError as exc:
-            results.append(Result(request_id, False, str(exc)))
-        else:
-            results.append(Result(request_id, True, text))
+        for row in rows:
+            name = request_id if len(rows) == 1 else f"{request_id}#{row.seq}"
+            try:
+                text = verify_entry(row.raw, source.proof(row), key, request_id)
+            except ReceiptsError as exc:
+                results.append(Result(name, False, str(exc)))
+            else:
+                results.append(Result(name, True, text))
     return results
 
 

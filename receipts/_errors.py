@@ -8,7 +8,9 @@ ReceiptsError
 │   └── SignatureError     a signature is missing, unknown or wrong
 ├── KeyFileError           key file missing, unreadable, invalid or readable by group/others
 └── StoreError             database missing, corrupt, locked or out of space
-    └── StoreLockedError   another process (a running sidecar) holds the database
+    ├── StoreLockedError   another process (a running sidecar) holds the database
+    └── StoreRefusedError  the database refuses a row for its content (a constraint or
+                           conversion error): writing the same rows again cannot succeed
 """
 
 
@@ -46,3 +48,7 @@ class StoreError(ReceiptsError):
 
 class StoreLockedError(StoreError):
     """Another process (a running sidecar) holds the database."""
+
+
+class StoreRefusedError(StoreError):
+    pass

@@ -4,7 +4,12 @@
 record's receipt, appends its leaf hash to the in-memory `MerkleTree`, signs a checkpoint when one
 is due, and stores everything in one transaction. A failed write keeps the whole batch in memory
 and is retried with backoff; rows are keyed by leaf index, so a retry after an ambiguous failure
-stores nothing twice. Only committed state (`committed_size`, `latest_checkpoint`) is published.
+stores nothing twice. A batch the store refuses for its content (`StoreRefusedError`) would be
+refused forever, so it is stored one receipt at a time instead: a refused receipt is logged,
+counted and taken out of the tree, the receipts after it move up one index, and the checkpoints
+of the batch are signed again. Several records may carry one request ID (a client's
+`X-Request-ID`); each gets its own receipt. Only committed state (`committed_size`,
+`latest_checkpoint`) is published.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from receipts import metric_names as names
-from receipts._errors import StoreError
+from receipts._errors import StoreError, StoreRefusedError
 from receipts._keys import Signer, VerifierKey
 from receipts._merkle import MerkleTree, leaf_hash
 from receipts._note import Checkpoint, open_checkpoint, sign_checkpoint
@@ -32,7 +37,6 @@ SignRecord = Callable[[RequestRecord], bytes]
 """Builds and signs the receipt of a record; returns the exact canonical signed bytes."""
 
 _MAX_BACKOFF_SECONDS = 5.0
-_RECENT_IDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class LogMetrics:
             ),
             failures=Counter(
                 names.RECEIPT_FAILURES,
-                "Receipt pipeline failures by stage (sign, store, overflow, duplicate, span).",
+                "Receipt pipeline failures by stage (sign, store, overflow, span).",
                 [names.LABEL_STAGE],
                 registry=registry,
             ),
@@ -153,7 +157,6 @@ class LogWriter:
         self._spans: list[SpanRow] = []
         self._checkpoints: list[CheckpointRow] = []
         self._barriers: list[_Barrier] = []
-        self._recent: dict[str, None] = {}
         self._failures = 0
         self._last_attempt = (0, 0)  # spans and checkpoints in the last failed batch
         # A restarted log whose tail is not covered yet gets a checkpoint at the first flush.
@@ -243,19 +246,12 @@ class LogWriter:
         return self._flush()
 
     def _add(self, record: RequestRecord) -> None:
-        if record.request_id in self._recent:
-            self._metrics.failures.labels("duplicate").inc()
-            log.warning("second record for one request ID dropped")
-            return
         try:
             raw = self._sign_record(record)
         except Exception:
             self._metrics.failures.labels("sign").inc()
             log.exception("cannot build the receipt of a record; dropped")
             return
-        self._recent[record.request_id] = None
-        if len(self._recent) > _RECENT_IDS:
-            del self._recent[next(iter(self._recent))]
         digest = leaf_hash(raw)
         with self.tree_lock:
             seq = self.tree.append(digest)
@@ -305,6 +301,10 @@ class LogWriter:
         started = time.perf_counter()
         try:
             self._store.write(batch)
+        except StoreRefusedError as exc:
+            self._metrics.failures.labels("store").inc()
+            log.error("receipt store refused a batch, storing it receipt by receipt: %s", exc)
+            return self._salvage()
         except Exception as exc:
             self._failures += 1
             self._last_attempt = (len(batch.spans), len(batch.checkpoints))
@@ -322,6 +322,58 @@ class LogWriter:
             self._failures = 0
         self._committed(batch)
         return True
+
+    def _salvage(self) -> bool:
+        """Store the pending receipts one at a time, dropping only those the store refuses."""
+        # The pending checkpoints may cover a refused leaf; barriers wait for the new checkpoint.
+        self._checkpoints.clear()
+        barriers, self._barriers = self._barriers, []
+        try:
+            while self._receipts:
+                row = self._receipts[0]
+                try:
+                    self._store.write(Batch((row,)))
+                except StoreRefusedError as exc:
+                    self._refuse_first(exc)
+                    continue
+                self._committed(Batch((row,)))
+            if self._spans:
+                self._store_spans()
+            self._maybe_checkpoint(force=True)
+            if self._checkpoints:
+                self._store.write(Batch(checkpoints=tuple(self._checkpoints)))
+                self._committed(Batch(checkpoints=tuple(self._checkpoints)))
+        except Exception as exc:  # not the rows' fault: the usual retry with backoff takes over
+            self._failures += 1
+            self._last_attempt = (0, 0)
+            self._metrics.failures.labels("store").inc()
+            log.warning("receipt store write failed, retrying: %s", exc)
+            return False
+        finally:
+            self._barriers[:0] = barriers
+        self._failures = 0
+        self._release()
+        return True
+
+    def _refuse_first(self, exc: StoreRefusedError) -> None:
+        row = self._receipts.pop(0)
+        self._metrics.failures.labels("store").inc()
+        self._metrics.pending.dec()
+        log.error("receipt %d refused by the store and dropped: %s", row.seq, exc)
+        with self.tree_lock:
+            self.tree.truncate(row.seq)
+            self._receipts = [replace(r, seq=self.tree.append(r.leaf_hash)) for r in self._receipts]
+
+    def _store_spans(self) -> None:
+        spans = tuple(self._spans)
+        try:
+            self._store.write(Batch(spans=spans))
+        except StoreRefusedError as exc:
+            self._metrics.failures.labels("span").inc(len(spans))
+            log.error("receipt store refused %d spans, dropped: %s", len(spans), exc)
+            del self._spans[: len(spans)]
+            return
+        self._committed(Batch(spans=spans))
 
     def _trim_committed(self) -> None:
         # After a failure the transaction may still have committed; never store a row twice.

@@ -217,6 +217,13 @@ class MerkleTree:
         self._size = index + 1
         return index
 
+    def truncate(self, size: int) -> None:
+        """Forget every leaf from index `size` on: only for leaves no checkpoint has covered."""
+        self._check_size(size)
+        for level, hashes in enumerate(self._levels):
+            del hashes[(size >> level) * HASH_SIZE :]
+        self._size = size
+
     def leaf(self, index: int) -> bytes:
         if not 0 <= index < self._size:
             raise IndexError(f"leaf {index} is outside a tree of size {self._size}")

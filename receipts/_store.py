@@ -2,8 +2,11 @@
 
 The writer thread is the only caller of `write`; readers (admin API, CLI, audit) only read.
 `write` is all-or-nothing: either every row of a `Batch` is stored or none is, and a failure
-raises `StoreError`. Rows are keyed by the leaf index (`seq`), so a batch that is retried after an
-ambiguous failure can be trimmed to what is not stored yet (`size()`), never duplicated.
+raises `StoreError` (`StoreRefusedError` when the rows themselves are refused, so that writing them
+again cannot help). Rows are keyed by the leaf index (`seq`), so a batch that is retried after an
+ambiguous failure can be trimmed to what is not stored yet (`size()`), never duplicated. Request
+IDs are not unique (a client may send one `X-Request-ID` twice): `receipt` is the latest receipt
+with an ID, `receipts_for` all of them in log order.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from receipts._errors import StoreError
+from receipts._errors import StoreError, StoreRefusedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,8 @@ class ReceiptStore(Protocol):
 
     def receipt(self, request_id: str) -> ReceiptRow | None: ...
 
+    def receipts_for(self, request_id: str) -> list[ReceiptRow]: ...
+
     def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]: ...
 
     def checkpoints(self) -> list[CheckpointRow]: ...
@@ -128,13 +133,16 @@ def matches(row: ReceiptRow, query: ReceiptQuery) -> bool:
 class MemoryStore:
     """The in-memory fake: same contract as the DuckDB store, nothing on disk.
 
-    `fail_writes` makes the next that many `write` calls raise `StoreError`, as a full disk would.
+    `fail_writes` makes the next that many `write` calls raise `StoreError`, as a full disk would;
+    a batch with a receipt whose request ID is in `refused_ids` raises `StoreRefusedError`, as a
+    row the database cannot take would.
     """
 
     fail_writes: int = 0
+    refused_ids: frozenset[str] = frozenset()
     writes: int = 0
     _receipts: list[ReceiptRow] = field(default_factory=list)
-    _by_id: dict[str, ReceiptRow] = field(default_factory=dict)
+    _by_id: dict[str, list[ReceiptRow]] = field(default_factory=dict)
     _checkpoints: dict[int, CheckpointRow] = field(default_factory=dict)
     _spans: list[SpanRow] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,10 +153,13 @@ class MemoryStore:
                 self.fail_writes -= 1
                 raise StoreError("simulated store failure: no space left on device")
             for expected, row in enumerate(batch.receipts, start=len(self._receipts)):
-                if row.seq != expected or row.request_id in self._by_id:
-                    raise StoreError(f"receipt {row.seq} does not extend the stored log")
+                if row.seq != expected:
+                    raise StoreRefusedError(f"receipt {row.seq} does not extend the stored log")
+                if row.request_id in self.refused_ids:
+                    raise StoreRefusedError(f"simulated refusal of receipt {row.seq}")
             self._receipts.extend(batch.receipts)
-            self._by_id.update((row.request_id, row) for row in batch.receipts)
+            for row in batch.receipts:
+                self._by_id.setdefault(row.request_id, []).append(row)
             self._checkpoints.update((cp.size, cp) for cp in batch.checkpoints)
             self._spans.extend(batch.spans)
             self.writes += 1
@@ -163,7 +174,11 @@ class MemoryStore:
         return self._receipts[start : start + limit]
 
     def receipt(self, request_id: str) -> ReceiptRow | None:
-        return self._by_id.get(request_id)
+        rows = self._by_id.get(request_id)
+        return rows[-1] if rows else None
+
+    def receipts_for(self, request_id: str) -> list[ReceiptRow]:
+        return list(self._by_id.get(request_id, ()))
 
     def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
         found = [row for row in self._receipts if matches(row, query)]

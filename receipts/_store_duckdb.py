@@ -1,8 +1,9 @@
 """The receipt store in one DuckDB file (docs/decisions/0006-receipt-store.md).
 
-Tables: `receipts` (leaf index, request ID, leaf hash, the exact signed bytes and queryable
-columns), `checkpoints` (size, root, signed note), `spans` (finished OTel spans, joined to receipts
-on `trace_id`) and `meta` (schema version). Interior tree nodes are not stored: the writer rebuilds
+Tables: `receipts` (leaf index as primary key, request ID (indexed, not unique: a client may
+send one `X-Request-ID` twice), leaf hash, the exact signed bytes and queryable columns),
+`checkpoints` (size, root, signed note), `spans` (finished OTel spans, joined to receipts on
+`trace_id`) and `meta` (schema version). Interior tree nodes are not stored: the writer rebuilds
 its `MerkleTree` from the leaf hashes at start (about 1.5 s per million leaves).
 
 DuckDB lets one process write. The sidecar opens the file read-write; the CLI opens it read-only
@@ -17,20 +18,24 @@ from typing import Any
 
 import duckdb
 
-from receipts._errors import StoreError, StoreLockedError
+from receipts._errors import StoreError, StoreLockedError, StoreRefusedError
 from receipts._store import AuditEntry, Batch, CheckpointRow, ReceiptQuery, ReceiptRow, SpanRow
 
 # The sidecar's own store: DuckDB would otherwise cache up to 80% of the host's memory and use a
 # thread per core, next to an inference server that needs both.
-WRITER_SETTINGS = {"memory_limit": "256MB", "threads": 2}
+WRITER_SETTINGS: dict[str, str | bool | int | float | list[str]] = {
+    "memory_limit": "256MB",
+    "threads": 2,
+}
 
-SCHEMA_VERSION = "1"
+# 2: request_id is no longer UNIQUE (a duplicate jammed the writer); seq is the primary key.
+SCHEMA_VERSION = "2"
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     """CREATE TABLE IF NOT EXISTS receipts (
-        seq BIGINT NOT NULL,
-        request_id VARCHAR NOT NULL UNIQUE,
+        seq BIGINT PRIMARY KEY,
+        request_id VARCHAR NOT NULL,
         leaf_hash BLOB NOT NULL,
         raw BLOB NOT NULL,
         trace_id VARCHAR NOT NULL,
@@ -43,6 +48,7 @@ _SCHEMA = (
         input_tokens BIGINT,
         output_tokens BIGINT,
         duration_ns BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS receipts_request_id ON receipts (request_id)",
     """CREATE TABLE IF NOT EXISTS checkpoints (
         size BIGINT PRIMARY KEY,
         root BLOB NOT NULL,
@@ -75,6 +81,8 @@ def _translate(path: Path, exc: duckdb.Error) -> StoreError:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "lock" in text.lower():
         return StoreLockedError(f"{path}: in use by another process (is the sidecar running?)")
+    if isinstance(exc, duckdb.IntegrityError | duckdb.DataError):
+        return StoreRefusedError(f"{path}: {text}")
     return StoreError(f"{path}: {text}")
 
 
@@ -87,7 +95,7 @@ class DuckDBStore:
             raise StoreError(f"{path}: no receipts database (wrong --data-dir?)")
         try:
             self._con = duckdb.connect(
-                str(path), read_only=read_only, config={} if read_only else WRITER_SETTINGS
+                str(path), read_only=read_only, config={} if read_only else dict(WRITER_SETTINGS)
             )
         except duckdb.Error as exc:
             raise _translate(path, exc) from exc
@@ -100,15 +108,22 @@ class DuckDBStore:
             raise StoreError(f"{path}: not a receipts database ({exc})") from exc
         if version is None or version[0] != SCHEMA_VERSION:
             self._con.close()
-            raise StoreError(f"{path}: unsupported receipts schema version {version}")
+            found = "none" if version is None else version[0]
+            raise StoreError(
+                f"{path}: receipts schema version {found}, this version reads {SCHEMA_VERSION}"
+            )
 
     def _create(self) -> None:
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN")
-            for statement in _SCHEMA:
-                cur.execute(statement)
-            cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            cur.execute(_SCHEMA[0])
+            # Only a new file gets tables; a file of another version is refused untouched.
+            found = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if found is None:
+                for statement in _SCHEMA[1:]:
+                    cur.execute(statement)
+                cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             cur.execute("COMMIT")
         finally:
             cur.close()
@@ -183,9 +198,18 @@ class DuckDBStore:
 
     def receipt(self, request_id: str) -> ReceiptRow | None:
         rows = self._all(
-            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE request_id = ?", [request_id]
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE request_id = ? ORDER BY seq DESC"
+            " LIMIT 1",
+            [request_id],
         )
         return _receipt_row(rows[0]) if rows else None
+
+    def receipts_for(self, request_id: str) -> list[ReceiptRow]:
+        rows = self._all(
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE request_id = ? ORDER BY seq",
+            [request_id],
+        )
+        return [_receipt_row(r) for r in rows]
 
     def receipts(self, query: ReceiptQuery) -> list[ReceiptRow]:
         where: list[str] = ["TRUE"]

@@ -51,6 +51,8 @@ class ProxyConfig:
     # Model management routes (pull, push, create, tags...) have no tier: only this much silence
     # between chunks ends them, so multi-gigabyte pulls are never cut.
     management_idle_timeout: float = 300.0
+    # The admin listener has no authentication: it binds loopback unless this is set.
+    admin_allow_remote: bool = False
     log_requests: bool = True
 
 
@@ -341,10 +343,7 @@ def _validate(config: Config) -> None:
         ("proxy.admin_listen", config.proxy.admin_listen),
     ):
         parse_host_port(address, key)
-    if not config.proxy.upstream.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"proxy.upstream: expected an http:// or https:// URL, got {config.proxy.upstream!r}"
-        )
+    _validate_upstream(config.proxy.upstream)
     if config.proxy.max_body_bytes <= 0:
         raise ConfigError("proxy.max_body_bytes: expected a positive number of bytes")
     if not 0 < config.slo.timeout_objective < 1:
@@ -356,6 +355,17 @@ def _validate(config: Config) -> None:
     for tier in config.tiers:
         if tier.p50_seconds > tier.p95_seconds:
             raise ConfigError(f"tiers.{tier.name}.p50_seconds: larger than p95_seconds")
+
+
+def _validate_upstream(url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"proxy.upstream: expected an http:// or https:// URL, got {url!r}")
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    if "@" in authority:
+        raise ConfigError(
+            "proxy.upstream: credentials in the URL are not supported (they would end up in "
+            "Host headers and logs)"
+        )
 
 
 def parse_host_port(address: str, key: str = "address") -> tuple[str, int]:

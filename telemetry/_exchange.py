@@ -135,6 +135,12 @@ class Exchange:
         hasher.update(salt)
         self.response_hasher = hasher
 
+    def sent(self, data: bytes) -> None:
+        """Bytes the proxy itself sent the client (an error body or line): committed too."""
+        if self.response_hasher is not None:
+            self.response_hasher.update(data)
+        self.response_bytes += len(data)
+
     def fail(self, kind: FailureKind) -> None:
         if self.failure is None and not self.cancelled:
             self.failure = kind

@@ -15,7 +15,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -46,6 +46,7 @@ from telemetry._wire import (
 log = logging.getLogger("ollama_sidecar.proxy")
 
 BLOB_PREFIX = "/api/blobs/"
+INFINITY = float("inf")
 LARGE_BODY_BYTES = 1024 * 1024
 
 
@@ -84,8 +85,9 @@ class Proxy:
         self._auth = b"Bearer " + auth_token if auth_token else None
         self._hash_content = hash_content
         upstream = URL(config.proxy.upstream)
-        self._base = str(upstream.origin()).rstrip("/")
-        self._upstream_host = upstream.raw_authority
+        # Scheme, host, port and any path prefix (an Ollama behind another proxy's /ollama).
+        self._base = str(upstream.with_query(None).with_fragment(None)).rstrip("/")
+        self._upstream_host = upstream.host_port_subcomponent or ""
         self._session: aiohttp.ClientSession | None = None
         self._sink_failures: dict[str, int] = {}
 
@@ -184,7 +186,7 @@ class Proxy:
                 first_at, first_kind = total_at, FailureKind.TOTAL
         else:
             idle = self._config.proxy.management_idle_timeout
-            total_at = float("inf")
+            total_at = INFINITY
             first_at, first_kind = t0 + idle, FailureKind.IDLE
         ex.deadline_kind = first_kind
         response: ProxyResponse | None = None
@@ -195,13 +197,12 @@ class Proxy:
                     request.method,
                     URL(self._base + request.raw_path, encoded=True),
                     headers=up_headers,
-                    data=request.content if streamed_upload else _payload(body),
+                    data=_relay(request, deadline, idle) if streamed_upload else _payload(body),
                     skip_auto_headers=skipped_auto_headers(request.headers),
                     allow_redirects=False,
                     compress=None,
-                    timeout=aiohttp.ClientTimeout(
-                        total=None, connect=timeouts.connect, sock_connect=timeouts.connect
-                    ),
+                    # sock_connect, not connect: waiting for a free pool slot is not a failure
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
                 )
                 ex.status = upstream.status
                 response = self._response_for(upstream, ex)
@@ -221,9 +222,17 @@ class Proxy:
                     if hasher is not None:
                         hasher.update(chunk)
                     ex.response_bytes += len(chunk)
+                    # A client that reads slowly is not an upstream stall: only the total
+                    # deadline runs while the write waits for the client.
+                    when, kind = deadline.when(), ex.deadline_kind
+                    deadline.reschedule(total_at if total_at != INFINITY else None)
+                    ex.deadline_kind = FailureKind.TOTAL
                     await response.write(chunk)
                     now = loop.time()
-                    if not waiting_first:
+                    if waiting_first:
+                        deadline.reschedule(when)
+                        ex.deadline_kind = kind
+                    else:
                         if now + idle < total_at:
                             deadline.reschedule(now + idle)
                             ex.deadline_kind = FailureKind.IDLE
@@ -296,8 +305,10 @@ class Proxy:
         if response is None or not response.prepared:
             return await self._refuse(request, ex, status, message, record_failure=False)
         if "Content-Length" not in response.headers:
+            tail = stream_error(ex.sse, message)
+            ex.sent(tail)
             try:
-                await response.write(stream_error(ex.sse, message))
+                await response.write(tail)
                 await response.write_eof()
             except (ConnectionError, aiohttp.ClientConnectionResetError):
                 ex.cancel()
@@ -320,14 +331,19 @@ class Proxy:
         headers = CIMultiDict({"Content-Type": JSON_CONTENT_TYPE, REQUEST_ID: ex.request_id})
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        if ex.salt is not None:
+            headers[RECEIPT_SALT] = ex.salt.hex()
         payload = error_body(ex.path, status, message)
+        ex.sent(payload)
         response = ProxyResponse(status=status, headers=headers)
         response.content_length = len(payload)
-        await response.prepare(request)
-        await response.write(payload)
-        await response.write_eof()
-        if ex.route is None:
-            self._finish(ex)
+        try:
+            await response.prepare(request)
+            await response.write(payload)
+            await response.write_eof()
+        finally:
+            if ex.route is None:
+                self._finish(ex)
         return response
 
     # After the request ------------------------------------------------------------------------
@@ -364,6 +380,16 @@ class Proxy:
                 "telemetry sink failed; the request was served",
                 extra={"fields": {"sink": name, "failures": count}},
             )
+
+
+async def _relay(
+    request: web.Request, deadline: asyncio.Timeout, idle: float
+) -> AsyncIterator[bytes]:
+    """A streamed upload (a model blob): each chunk read moves the idle deadline."""
+    loop = asyncio.get_running_loop()
+    async for chunk in request.content.iter_any():
+        deadline.reschedule(loop.time() + idle)
+        yield chunk
 
 
 def _payload(body: bytes | None) -> bytes | io.BytesIO | None:

@@ -23,6 +23,8 @@ INFERENCE_ROUTES: Final[dict[str, tuple[str, str]]] = {
     "/v1/chat/completions": ("chat", OPENAI),
     "/v1/completions": ("text_completion", OPENAI),
     "/v1/embeddings": ("embeddings", OPENAI),
+    "/v1/responses": ("chat", OPENAI),
+    "/v1/messages": ("chat", OPENAI),
 }
 _STREAMS_BY_DEFAULT: Final = frozenset(
     {"/api/generate", "/api/chat", "/api/pull", "/api/push", "/api/create"}
@@ -152,8 +154,9 @@ def _params(payload: dict[str, Any], api: str) -> SamplingParams:
     if not isinstance(source, dict):
         return NO_PARAMS
     max_key = "num_predict" if api == NATIVE else "max_tokens"
-    if api == OPENAI and source.get("max_completion_tokens") is not None:
-        max_key = "max_completion_tokens"
+    for key in ("max_completion_tokens", "max_output_tokens"):
+        if api == OPENAI and source.get(key) is not None:
+            max_key = key
     return SamplingParams(
         temperature=_number(source.get("temperature")),
         top_p=_number(source.get("top_p")),

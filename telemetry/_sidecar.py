@@ -82,6 +82,10 @@ class Sidecar:
         self._extra_sinks = tuple(extra_sinks)
         self._runners: list[web.BaseRunner] = []
         self._probe_task: asyncio.Task[None] | None = None
+        # Its own session: a saturated proxy pool must not make a busy node look unready.
+        self._probe_session: aiohttp.ClientSession | None = None
+        self._gpu_started = False
+        self._receipts_started = False
         self.proxy: Proxy | None = None
         self.receipts: Any = None
         self.gpu: Any = None
@@ -90,6 +94,14 @@ class Sidecar:
         self.admin_port = 0
 
     async def start(self) -> None:
+        """Start everything, or stop what was started and re-raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         host, port = parse_host_port(config.proxy.listen, "proxy.listen")
         token = read_auth_token(config.proxy.auth_token_file)
@@ -99,6 +111,12 @@ class Sidecar:
                 "--auth-token-file (proxy.auth_token_file) to require a bearer token"
             )
         admin_host, admin_port = parse_host_port(config.proxy.admin_listen, "proxy.admin_listen")
+        if not is_loopback(admin_host) and not config.proxy.admin_allow_remote:
+            raise SecurityError(
+                f"refusing to serve the admin listener (metrics, receipts API; no "
+                f"authentication) on non-loopback address {admin_host}: set "
+                "proxy.admin_allow_remote = true to allow it"
+            )
         # `_created` series double the scrape for nothing Prometheus uses.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         components = self._components or self._default_components()
@@ -118,6 +136,7 @@ class Sidecar:
         if self.gpu is not None:
             sinks.append(("gpu", self.gpu))
             await self.gpu.start()
+            self._gpu_started = True
         sinks.extend(self._extra_sinks)
         model_info: ModelInfo | None = self.gpu
         self.proxy = Proxy(
@@ -165,6 +184,7 @@ class Sidecar:
 
         try:
             self.receipts.start()
+            self._receipts_started = True
         except ReceiptsError as exc:
             raise ConfigError(
                 f"receipts: {exc} (start with --no-receipts to serve without them)"
@@ -204,9 +224,10 @@ class Sidecar:
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def _probe_upstream(self) -> tuple[bool, str]:
-        assert self.proxy is not None
+        if self._probe_session is None:
+            self._probe_session = aiohttp.ClientSession()
         try:
-            async with self.proxy.session.get(
+            async with self._probe_session.get(
                 self.config.proxy.upstream.rstrip("/") + "/api/tags",
                 timeout=aiohttp.ClientTimeout(total=2.0),
             ) as response:
@@ -224,19 +245,28 @@ class Sidecar:
             await asyncio.sleep(UPSTREAM_PROBE_SECONDS)
 
     async def stop(self) -> None:
-        """Graceful stop: finish in-flight requests, then flush receipts and spans."""
+        """Graceful stop: finish in-flight requests, then flush receipts and spans. Stops only
+        what was started, once."""
         if self._probe_task is not None:
             self._probe_task.cancel()
+            self._probe_task = None
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
-        if self.proxy is not None:
-            await self.proxy.close()
-        if self.gpu is not None:
+        proxy, self.proxy = self.proxy, None
+        if proxy is not None:
+            await proxy.close()
+        probe, self._probe_session = self._probe_session, None
+        if probe is not None:
+            await probe.close()
+        if self.gpu is not None and self._gpu_started:
+            self._gpu_started = False
             await self.gpu.stop()
-        if self.tracing is not None:
-            await asyncio.to_thread(self.tracing.shutdown)
-        if self.receipts is not None:
+        tracing, self.tracing = self.tracing, None
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)
+        if self.receipts is not None and self._receipts_started:
+            self._receipts_started = False
             await asyncio.to_thread(self.receipts.stop)
 
     async def run_until_signalled(self) -> None:

@@ -218,7 +218,12 @@ class StreamTap:
     def _json_body(self) -> None:
         body = bytes(self._body).strip()
         self._body = bytearray()
-        if self._body_over or not body:
+        if self._body_over:
+            # Too large to read (a big embedding batch): complete as far as the tap can tell;
+            # the status code judges it.
+            self._facts.done_seen = True
+            return
+        if not body:
             return
         facts = self._facts
         obj = decode_object(body)

@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SidecarError as exc:
         print(f"ollama-sidecar: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. the port is taken
+        print(f"ollama-sidecar: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return result

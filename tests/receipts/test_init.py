@@ -38,6 +38,7 @@ PUBLIC = [
     "Signer",
     "StoreError",
     "StoreLockedError",
+    "StoreRefusedError",
     "TlogProof",
     "VerificationError",
     "VerifierKey",

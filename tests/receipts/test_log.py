@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from receipts import metric_names as names
-from receipts._errors import ReceiptsError, StoreError
+from receipts._errors import ReceiptsError, StoreError, StoreRefusedError
 from receipts._log import recover
 from receipts._merkle import MerkleTree, leaf_hash
 from receipts._note import open_checkpoint
@@ -111,18 +111,87 @@ def test_a_retry_after_an_ambiguous_failure_stores_nothing_twice() -> None:
     assert [r.seq for r in store.entries(0, 100)] == list(range(8))
 
 
-def test_duplicate_and_unsignable_records_are_dropped_and_counted() -> None:
+def test_records_sharing_a_request_id_all_get_receipts_and_unsignable_ones_are_dropped() -> None:
     store, registry = MemoryStore(), CollectorRegistry()
     w = writer(store, signer(), registry)
     w.start()
     w.submit(record(0))
-    w.submit(record(0))
+    w.submit(record(0))  # a client sent its X-Request-ID twice: two requests, two receipts
     w.submit(record(1, model="bad\ud800model"))  # a lone surrogate cannot be canonical JSON
     w.submit(record(2))
     w.stop()
-    assert [r.request_id for r in store.entries(0, 10)] == ["req-000000", "req-000002"]
-    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "duplicate"}) == 1
+    rows = store.entries(0, 10)
+    assert [(r.seq, r.request_id) for r in rows] == [
+        (0, "req-000000"),
+        (1, "req-000000"),
+        (2, "req-000002"),
+    ]
+    assert store.receipts_for("req-000000") == rows[:2]
     assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "sign"}) == 1
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) is None
+
+
+def test_a_receipt_the_store_refuses_is_dropped_alone_and_the_log_stays_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A refusal (a constraint or conversion error) would be refused again on every retry: the
+    # writer must not retry it forever, nor lose the receipts batched with it.
+    store, s, registry = (
+        MemoryStore(refused_ids=frozenset({"req-000002"})),
+        signer(),
+        CollectorRegistry(),
+    )
+    w = writer(store, s, registry, flush_interval=0.3)
+    w.start()
+    for i in range(6):
+        w.submit(record(i))
+    assert w.barrier(checkpoint=True).wait(10)
+    rows = store.entries(0, 10)
+    assert [(r.seq, r.request_id) for r in rows] == [
+        (seq, f"req-{i:06d}") for seq, i in enumerate((0, 1, 3, 4, 5))
+    ]
+    latest = store.latest_checkpoint()
+    assert latest is not None and latest.size == 5
+    assert recover(store, s.verifier())[0].root() == MerkleTree(r.leaf_hash for r in rows).root()
+    w.submit(record(6))
+    w.stop()
+    assert [r.request_id for r in store.entries(5, 10)] == ["req-000006"]
+    tree, latest = recover(store, s.verifier())
+    assert tree.size == 6 and latest is not None and latest.size == 6
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) == 2
+    assert registry.get_sample_value(names.RECEIPTS) == 6
+    assert registry.get_sample_value(names.LOG_SIZE) == 6
+    assert registry.get_sample_value(names.RECEIPTS_PENDING) == 0
+    assert sum("refused by the store" in r.message for r in caplog.records) == 1
+
+
+def test_a_transient_failure_while_storing_receipt_by_receipt_is_retried() -> None:
+    store, s = _RefusesThenFails(refused_ids=frozenset({"req-000001"})), signer()
+    w = writer(store, s, flush_interval=0.3)
+    w.start()
+    for i in range(4):
+        w.submit(record(i))
+    w.stop()
+    assert [r.request_id for r in store.entries(0, 10)] == [
+        "req-000000",
+        "req-000002",
+        "req-000003",
+    ]
+    tree, latest = recover(store, s.verifier())
+    assert tree.size == 3 and latest is not None and latest.size == 3
+
+
+class _RefusesThenFails(MemoryStore):
+    """After the first refusal, the next write fails as a full disk would."""
+
+    def write(self, batch: Batch) -> None:
+        try:
+            super().write(batch)
+        except StoreRefusedError:
+            if self.fail_writes == 0 and not getattr(self, "failed_once", False):
+                self.failed_once = True
+                self.fail_writes = 1
+            raise
 
 
 def test_overflow_is_counted_not_blocking() -> None:

@@ -324,3 +324,27 @@ def test_rebuild_matches_appends() -> None:
     rebuilt.append(leaf_hash(b"next"))
     appended.append(leaf_hash(b"next"))
     assert rebuilt.root() == appended.root()
+
+
+@settings(max_examples=60)
+@given(st.integers(min_value=0, max_value=70), st.integers(min_value=0, max_value=70))
+def test_truncate_then_append_equals_the_tree_built_from_the_kept_leaves(
+    keep: int, more: int
+) -> None:
+    leaves = synthetic_leaves(keep + 70)
+    others = [leaf_hash(b"other %d" % i) for i in range(more)]
+    tree = MerkleTree(leaves)
+    tree.truncate(keep)
+    assert tree.size == keep
+    for h in others:
+        tree.append(h)
+    expected = MerkleTree(leaves[:keep] + others)
+    assert tree.size == expected.size
+    for size in range(tree.size + 1):
+        assert tree.root(size) == expected.root(size)
+    if tree.size:
+        assert tree.inclusion_proof(tree.size - 1, tree.size) == expected.inclusion_proof(
+            tree.size - 1, tree.size
+        )
+    with pytest.raises(ValueError):
+        tree.truncate(tree.size + 1)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receipts import MemoryStore, ReceiptService, VerifierKey
+from receipts import MemoryStore, ReceiptService, TlogProof, VerifierKey, verify_tlog_proof
 from receipts import metric_names as names
 from receipts._errors import KeyFileError, StoreError
 from receipts._provider import default_origin
@@ -86,6 +88,62 @@ def test_submit_never_raises_and_store_failures_lose_nothing(tmp_path: Path) -> 
     assert [r.request_id for r in store.entries(0, 100)] == [f"req-{i:06d}" for i in range(1, 31)]
     assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) == 4
     assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "stopped"}) == 1
+
+
+def json_values(text: str) -> list[dict[str, object]]:
+    """The JSON values printed one after another (what `jq` reads)."""
+    decoder, at = json.JSONDecoder(), 0
+    values: list[dict[str, object]] = []
+    while text[at:].strip():
+        value, at = decoder.raw_decode(text, len(text) - len(text[at:].lstrip()))
+        values.append(value)
+    return values
+
+
+def test_two_requests_with_one_request_id_both_get_receipts(tmp_path: Path) -> None:
+    # A client may send one X-Request-ID twice; the proxy keeps it. This used to jam the writer on
+    # the store's UNIQUE request_id: every later receipt stayed in memory, retried forever.
+    registry = CollectorRegistry()
+    service = ReceiptService(config(tmp_path), registry=registry)
+    service.start()
+    first = record(0)
+    service.submit(first)
+    assert service.flush(10)
+    service.submit(replace(record(1), request_id=first.request_id))
+    service.submit(record(2))
+    assert service.flush(10)
+    stored = service.store.entries(0, 10)
+    service.stop()
+    assert [r.request_id for r in stored] == ["req-000000", "req-000000", "req-000002"]
+    assert [r.trace_id for r in stored] == [record(i).trace_id for i in range(3)]
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) is None
+
+    result = cli(tmp_path, "verify", "req-000000", "req-000002")
+    assert result.returncode == 0, result.stderr
+    assert "OK: req-000000#0: index 0 " in result.stderr
+    assert "OK: req-000000#1: index 1 " in result.stderr
+    assert "OK: req-000002: index 2 " in result.stderr
+    result = cli(tmp_path, "verify", "--all")
+    assert result.returncode == 0 and "3 OK, 0 FAIL" in result.stderr, result.stderr
+    result = cli(tmp_path, "--json", "show", "req-000000")
+    assert result.returncode == 0, result.stderr
+    shown = json_values(result.stdout)
+    assert [(s["index"], s["verified"]) for s in shown] == [(0, True), (1, True)]
+    assert shown[1]["receipt"]["trace_id"] == record(1).trace_id
+    out = tmp_path / "out"
+    result = cli(tmp_path, "export", "req-000000", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "req-000000.0.json",
+        "req-000000.0.tlog-proof",
+        "req-000000.1.json",
+        "req-000000.1.tlog-proof",
+    ]
+    key = VerifierKey.parse(service.verifier_key)
+    for i in (0, 1):
+        proof = TlogProof.parse((out / f"req-000000.{i}.tlog-proof").read_bytes())
+        assert proof.index == i
+        verify_tlog_proof(proof, (out / f"req-000000.{i}.json").read_bytes(), key)
 
 
 def test_a_tampered_database_refuses_to_start(tmp_path: Path) -> None:

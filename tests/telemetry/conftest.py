@@ -132,3 +132,25 @@ async def proxied(emulator: EmulatorServer, start_sidecar: StartSidecar) -> Runn
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(auto_decompress=False) as session:
         yield session
+
+
+class FakeReceipts:
+    """Stands in for the receipt service: the proxy then commits to content (salt, hashes)."""
+
+    verifier_key = "fake+00000000+AA"
+
+    def __init__(self) -> None:
+        self.submitted: list[RequestRecord] = []
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def submit(self, record: RequestRecord) -> None:
+        self.submitted.append(record)
+
+    def span_exporter(self) -> Any:
+        return InMemorySpanExporter()
+
+    def admin_routes(self) -> list[Any]:
+        return []

@@ -59,3 +59,25 @@ def test_demo_shows_requests_metrics_and_receipts(tmp_path: Path) -> None:
     )
     assert verify.returncode == 0, verify.stderr
     assert "10 OK, 0 FAIL" in verify.stderr
+
+
+def test_busy_port_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(tmp_path),
+            "--no-gpu",
+            "--no-receipts",
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "ollama-sidecar:" in result.stderr

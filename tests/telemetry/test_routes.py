@@ -21,6 +21,9 @@ def body(**fields: object) -> bytes:
         ("/v1/chat/completions", {"model": "m", "stream": True}, True),
         ("/v1/completions", {"model": "m", "stream": False}, False),
         ("/v1/embeddings", {"model": "m", "stream": True}, False),
+        ("/v1/responses", {"model": "m"}, False),
+        ("/v1/responses", {"model": "m", "stream": True}, True),
+        ("/v1/messages", {"model": "m", "stream": True}, True),
     ],
 )
 def test_stream_defaults_follow_ollama(path: str, fields: dict[str, object], streams: bool) -> None:
@@ -42,6 +45,8 @@ def test_operation_model_and_sampling_params() -> None:
     openai = classify("POST", "/v1/completions", body(model="m", max_tokens=5, top_p=0.9))
     assert openai.operation == "text_completion" and openai.params.max_tokens == 5
     assert openai.params.top_p == 0.9
+    responses = classify("POST", "/v1/responses", body(model="m", max_output_tokens=9))
+    assert responses.operation == "chat" and responses.params.max_tokens == 9
 
 
 def test_non_inference_and_bad_bodies() -> None:

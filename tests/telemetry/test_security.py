@@ -78,3 +78,20 @@ async def test_empty_token_file_is_a_config_error(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match="empty"):
         await Sidecar(config, env={}, components=Components()).start()
+
+
+async def test_admin_listener_stays_on_loopback_unless_allowed(tmp_path: Path) -> None:
+    config = load_config(
+        env={},
+        overrides={
+            "proxy": {"listen": "127.0.0.1:0", "admin_listen": "0.0.0.0:0", "data_dir": tmp_path}
+        },
+    )
+    sidecar = Sidecar(config, env={}, components=Components())
+    with pytest.raises(SecurityError, match="admin_allow_remote"):
+        await sidecar.start()
+
+
+def test_upstream_credentials_are_refused() -> None:
+    with pytest.raises(Exception, match="credentials"):
+        load_config(env={"OLLAMA_BASE_URL": "http://admin:secret@127.0.0.1:11434"})

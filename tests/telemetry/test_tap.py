@@ -304,9 +304,10 @@ def test_oversized_sse_event_is_dropped() -> None:
     assert not result.malformed and result.done and result.content_chunks == 0
 
 
-def test_oversized_json_body_is_not_parsed() -> None:
+def test_oversized_json_body_is_not_parsed_but_complete() -> None:
     result = run(Framing.JSON, wire.EMBED_JSON[:50], wire.EMBED_JSON[50:], max_line_bytes=100)
-    assert result == run(Framing.OTHER)
+    assert result.done and not result.malformed and result.error is None
+    assert result.input_tokens is None and result.content_chunks == 0
 
 
 def test_finish_is_idempotent_and_feed_after_finish_is_ignored() -> None:
