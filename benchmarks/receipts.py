@@ -7,7 +7,7 @@ Prints a table. The audit time for 1M receipts is extrapolated linearly from `--
 unless `--audit 1000000` is given (the row says which). `--data-dir` keeps the log in DIR and
 reuses what is already there (a 1M log takes minutes to build: build it once, then audit it
 again); `--cli` also times `python -m receipts --data-dir DIR audit` end to end as a subprocess.
-Request IDs are `req-<i>` for i = 0, 1, ...: unique, as the store's UNIQUE column requires.
+Request IDs are `req-<i>` for i = 0, 1, ...
 `proxy_p99_column()` is the hook the proxy benchmark calls to add its "p99 with receipts on vs
 off" column; it is not measured here.
 """

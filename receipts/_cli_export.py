@@ -18,7 +18,9 @@ def add_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
 ) -> None:
     p = sub.add_parser(
-        "export", parents=[parent], help="write DIR/REQUEST_ID.json and DIR/REQUEST_ID.tlog-proof"
+        "export",
+        parents=[parent],
+        help="write DIR/REQUEST_ID.json and .tlog-proof (REQUEST_ID.INDEX.* for a shared ID)",
     )
     p.add_argument("request_id", metavar="REQUEST_ID")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -119,3 +120,36 @@ async def test_cli_works_while_the_service_runs(
     assert code == 1 and "FAIL: nope: unknown request ID" in err
     code, _, err = await _cli("--admin", "http://127.0.0.1:9", "verify", "--all")
     assert code == 2 and "cannot reach" in err and "Traceback" not in err
+
+
+async def test_a_request_id_sent_twice_answers_the_latest_or_the_index_asked_for(
+    running: tuple[ReceiptService, str], tmp_path: Path
+) -> None:
+    service, url = running
+    for i in range(3):
+        service.submit(replace(record(i), request_id="dup") if i != 1 else record(i))
+    await asyncio.to_thread(service.flush)
+    key = VerifierKey.parse(service.verifier_key)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/receipts/receipt/dup") as r:
+            data = await r.json()
+        assert data["receipt"]["seq"] == 2
+        assert [e["seq"] for e in data["receipts"]] == [0, 2]
+        async with http.get(f"{url}/receipts/receipt/dup", params={"index": "0"}) as r:
+            assert (await r.json())["receipt"]["trace_id"] == record(0).trace_id
+        for index, expected in ((None, 2), ("0", 0), ("2", 2)):
+            params = {"index": index} if index else {}
+            async with http.get(f"{url}/receipts/receipt/dup/proof", params=params) as r:
+                proof = TlogProof.parse(await r.read())
+            assert proof.index == expected
+            raw = row_from_json(data["receipts"][expected // 2]).raw
+            assert verify_tlog_proof(proof, raw, key).size == 3
+        for index in ("1", "7"):  # another request's index, and one past the log
+            async with http.get(f"{url}/receipts/receipt/dup/proof", params={"index": index}) as r:
+                assert r.status == 404
+                assert f"dup at index {index}" in (await r.json())["error"]
+        async with http.get(f"{url}/receipts/receipt/dup", params={"index": "x"}) as r:
+            assert r.status == 400
+    code, _, err = await _cli("--data-dir", str(tmp_path), "--admin", url, "verify", "dup")
+    assert code == 0, err
+    assert "OK: dup#0: index 0 " in err and "OK: dup#2: index 2 " in err

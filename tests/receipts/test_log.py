@@ -142,9 +142,9 @@ def test_a_receipt_the_store_refuses_is_dropped_alone_and_the_log_stays_whole(
         CollectorRegistry(),
     )
     w = writer(store, s, registry, flush_interval=0.3)
-    w.start()
-    for i in range(6):
+    for i in range(6):  # queued before the thread starts: one batch
         w.submit(record(i))
+    w.start()
     assert w.barrier(checkpoint=True).wait(10)
     rows = store.entries(0, 10)
     assert [(r.seq, r.request_id) for r in rows] == [
@@ -166,11 +166,15 @@ def test_a_receipt_the_store_refuses_is_dropped_alone_and_the_log_stays_whole(
 
 
 def test_a_transient_failure_while_storing_receipt_by_receipt_is_retried() -> None:
-    store, s = _RefusesThenFails(refused_ids=frozenset({"req-000001"})), signer()
-    w = writer(store, s, flush_interval=0.3)
-    w.start()
-    for i in range(4):
+    store, s, registry = (
+        _RefusesThenFails(refused_ids=frozenset({"req-000001"})),
+        signer(),
+        CollectorRegistry(),
+    )
+    w = writer(store, s, registry, flush_interval=0.3)
+    for i in range(4):  # queued before the thread starts: one batch
         w.submit(record(i))
+    w.start()
     w.stop()
     assert [r.request_id for r in store.entries(0, 10)] == [
         "req-000000",
@@ -179,17 +183,21 @@ def test_a_transient_failure_while_storing_receipt_by_receipt_is_retried() -> No
     ]
     tree, latest = recover(store, s.verifier())
     assert tree.size == 3 and latest is not None and latest.size == 3
+    # the batch refused, the disk failure, the batch refused again, then req-000001 alone
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "store"}) == 4
 
 
 class _RefusesThenFails(MemoryStore):
     """After the first refusal, the next write fails as a full disk would."""
 
+    armed = True
+
     def write(self, batch: Batch) -> None:
         try:
             super().write(batch)
         except StoreRefusedError:
-            if self.fail_writes == 0 and not getattr(self, "failed_once", False):
-                self.failed_once = True
+            if self.armed:
+                self.armed = False
                 self.fail_writes = 1
             raise
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from receipts._errors import StoreError
+from receipts._errors import StoreError, StoreRefusedError
 from receipts._store import (
     Batch,
     CheckpointRow,
@@ -20,7 +21,7 @@ from receipts._store import (
     iter_entries,
     matches,
 )
-from receipts._store_duckdb import DuckDBStore, StoreLockedError
+from receipts._store_duckdb import SCHEMA_VERSION, DuckDBStore, StoreLockedError
 
 
 def row(seq: int, model: str | None = "m1", outcome: str = "ok") -> ReceiptRow:
@@ -100,12 +101,24 @@ def test_queries_filter_and_keep_the_newest(store: ReceiptStore) -> None:
 
 def test_a_batch_is_all_or_nothing(store: ReceiptStore) -> None:
     store.write(Batch((row(0),)))
-    with pytest.raises(StoreError):
-        # the second row reuses a request ID: nothing of this batch may be stored
-        store.write(Batch((row(1), _dup(row(2), "req-0"))))
+    with pytest.raises(StoreRefusedError):
+        # the second row reuses a leaf index: nothing of this batch may be stored
+        store.write(Batch((row(1), row(1))))
     assert store.size() == 1
     store.write(Batch((row(1),)))
     assert store.size() == 2
+
+
+def test_request_ids_may_repeat(store: ReceiptStore) -> None:
+    # the proxy keeps a client's X-Request-ID, so two requests can share one
+    again = _dup(row(1), "req-0")
+    store.write(Batch((row(0), again)))
+    store.write(Batch((_dup(row(2), "req-0"), row(3))))
+    assert store.size() == 4
+    assert store.receipts_for("req-0") == [row(0), again, _dup(row(2), "req-0")]
+    assert store.receipt("req-0") == _dup(row(2), "req-0")
+    assert store.receipts_for("req-3") == [row(3)]
+    assert store.receipts_for("nope") == []
 
 
 def _dup(r: ReceiptRow, request_id: str) -> ReceiptRow:
@@ -171,6 +184,33 @@ def test_second_process_sees_the_lock(tmp_path: Path) -> None:
     s.close()
     assert result.returncode == 3
     assert issubclass(StoreLockedError, StoreError)
+
+
+def test_duckdb_refuses_rows_it_cannot_hold_and_keeps_working(tmp_path: Path) -> None:
+    s = DuckDBStore(tmp_path / "r.duckdb")
+    too_big = dataclasses.replace(row(0), input_tokens=2**70)
+    with pytest.raises(StoreRefusedError, match="out of range"):
+        s.write(Batch((too_big,)))
+    s.write(Batch((row(0),)))
+    with pytest.raises(StoreRefusedError):
+        s.write(Batch((row(0),)))
+    assert s.entries(0, 10) == [row(0)]
+    s.close()
+
+
+def test_duckdb_file_of_another_schema_version_is_refused_untouched(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "r.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.close()
+    with pytest.raises(StoreError, match=f"schema version 1, this version reads {SCHEMA_VERSION}"):
+        DuckDBStore(path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("meta",)]
+    con.close()
 
 
 def test_memory_store_can_fail_on_demand() -> None:
