@@ -142,6 +142,21 @@ async def run(args: argparse.Namespace) -> int:
             processes.append(proc)
             wait_http(f"http://127.0.0.1:{admin}/healthz")
             targets.append(Target(name, f"http://127.0.0.1:{port}", [proc.pid]))
+        # The same HTTP stack with nothing on top: the floor the sidecar's own work adds to.
+        minimal_port = free_port()
+        minimal = start(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "_stacks" / "aiohttp_proxy.py"),
+                "--listen",
+                f"127.0.0.1:{minimal_port}",
+                "--upstream",
+                upstream,
+            ]
+        )
+        processes.append(minimal)
+        wait_http(f"http://127.0.0.1:{minimal_port}/api/version")
+        targets.append(Target("minimal-aiohttp", f"http://127.0.0.1:{minimal_port}", [minimal.pid]))
         if not args.no_nginx and nginx.start():
             targets.append(Target("nginx", f"http://127.0.0.1:{nginx.port}", nginx.pids()))
         return await measure(args, targets, upstream)
