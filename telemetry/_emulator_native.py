@@ -17,6 +17,7 @@ from telemetry._emulator_stream import (
     Generation,
     StreamStopped,
     before_response,
+    collected_text,
     fault_instead_of_body,
     num_predict,
     resolve_model,
@@ -36,7 +37,6 @@ from telemetry._emulator_wire import (
     read_json,
     token_json,
     token_seed,
-    token_text,
 )
 
 STATE_KEY = web.AppKey("emulator_state", EmulatorState)
@@ -207,15 +207,11 @@ async def _whole(
     chat: bool,
 ) -> web.StreamResponse:
     await gen.prefill()
-    thinking: list[str] = []
-    answer: list[str] = []
-    async for i in gen.tokens():
-        first = i in (0, gen.thinking_tokens)
-        (thinking if i < gen.thinking_tokens else answer).append(token_text(seed, i, first=first))
+    thinking, answer = await collected_text(gen, seed)
     replaced = await fault_instead_of_body(request, state, fault, openai=False)
     if replaced is not None:
         return replaced
-    obj = _final(gen, name, seed, chat=chat, text="".join(answer), thinking="".join(thinking))
+    obj = _final(gen, name, seed, chat=chat, text=answer, thinking=thinking)
     return json_response(obj)
 
 

@@ -25,6 +25,7 @@ from telemetry._emulator_stream import (
     Generation,
     StreamStopped,
     before_response,
+    collected_text,
     fault_instead_of_body,
     resolve_model,
     select_fault,
@@ -42,7 +43,6 @@ from telemetry._emulator_wire import (
     read_json,
     token_json,
     token_seed,
-    token_text,
 )
 
 _ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -203,23 +203,19 @@ async def _whole(
     chat: bool,
 ) -> web.StreamResponse:
     await gen.prefill()
-    parts: list[str] = []
-    reasoning: list[str] = []
-    async for i in gen.tokens():
-        first = i in (0, gen.thinking_tokens)
-        (reasoning if i < gen.thinking_tokens else parts).append(token_text(seed, i, first=first))
+    reasoning, text = await collected_text(gen, seed)
     replaced = await fault_instead_of_body(request, state, fault, openai=True)
     if replaced is not None:
         return replaced
     reason = gen.done_reason
     if chat:
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
+        message: dict[str, Any] = {"role": "assistant", "content": text}
         if reasoning:
-            message["reasoning"] = "".join(reasoning)
+            message["reasoning"] = reasoning
         choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": reason}
         obj = header | {"object": "chat.completion", "choices": [choice]}
     else:
-        choice = {"text": "".join(parts), "index": 0, "finish_reason": reason}
+        choice = {"text": text, "index": 0, "finish_reason": reason}
         obj = header | {"choices": [choice]}
     return json_response(obj | {"usage": _usage(gen)})
 

@@ -28,6 +28,7 @@ from telemetry._emulator_wire import (
     field_of,
     openai_error,
     pause,
+    token_text,
 )
 from telemetry._errors import SidecarError
 
@@ -264,3 +265,13 @@ def num_predict(options: object) -> int | None:
         return None
     value = options.get("num_predict")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+async def collected_text(gen: Generation, seed: int) -> tuple[str, str]:
+    """A non-streamed reply, paced like a streamed one: its (thinking, answer) text."""
+    thinking: list[str] = []
+    answer: list[str] = []
+    async for i in gen.tokens():
+        first = i in (0, gen.thinking_tokens)
+        (thinking if i < gen.thinking_tokens else answer).append(token_text(seed, i, first=first))
+    return "".join(thinking), "".join(answer)
