@@ -84,6 +84,11 @@ class Proxy:
         self._model_info = model_info
         self._auth = b"Bearer " + auth_token if auth_token else None
         self._hash_content = hash_content
+        # Request headers not forwarded as they are: Host is rewritten, aiohttp sets the length
+        # of a body it sends whole, and the sidecar's own bearer token is not Ollama's business.
+        own = {"authorization"} if auth_token else set()
+        self._drop = frozenset({"host", "content-length", *own})
+        self._drop_upload = frozenset({"host", *own})
         upstream = URL(config.proxy.upstream)
         # Scheme, host, port and any path prefix (an Ollama behind another proxy's /ollama).
         self._base = str(upstream.with_query(None).with_fragment(None)).rstrip("/")
@@ -167,10 +172,9 @@ class Proxy:
     ) -> web.StreamResponse:
         route = ex.route
         assert route is not None
-        drop = frozenset({"host", "content-length"} if not streamed_upload else {"host"})
-        if self._auth is not None:
-            drop |= {"authorization"}
-        up_headers = end_to_end(request.headers, drop)
+        up_headers = end_to_end(
+            request.headers, self._drop_upload if streamed_upload else self._drop
+        )
         up_headers["Host"] = self._upstream_host
         up_headers[REQUEST_ID] = ex.request_id
         up_headers["traceparent"] = traceparent_of(span)
