@@ -33,10 +33,12 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("ollama_sidecar")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    # The packages log under their own names; the sidecar's output is one JSON stream.
+    for name in ("ollama_sidecar", "exporters", "receipts"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
 
 
 def record_fields(record: RequestRecord) -> dict[str, Any]:

@@ -18,7 +18,11 @@ def captured() -> io.StringIO:
     stream = io.StringIO()
     configure_logging("info", stream)
     yield stream
-    configure_logging("warning")
+    for name in ("ollama_sidecar", "exporters", "receipts"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
 
 
 async def test_one_json_line_per_request(
