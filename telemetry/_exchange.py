@@ -130,10 +130,10 @@ class Exchange:
         """Commit to the exact request and response bytes: SHA-256(salt ‖ bytes)."""
         self.salt = salt
         if body is not None or self.method in ("GET", "HEAD", "DELETE"):
-            self.request_sha256 = hashlib.sha256(salt + (body or b"")).hexdigest()
-        hasher = hashlib.sha256()
-        hasher.update(salt)
-        self.response_hasher = hasher
+            request_hasher = hashlib.sha256(salt)
+            request_hasher.update(body or b"")  # no salt + body copy of a large body
+            self.request_sha256 = request_hasher.hexdigest()
+        self.response_hasher = hashlib.sha256(salt)
 
     def sent(self, data: bytes) -> None:
         """Bytes the proxy itself sent the client (an error body or line): committed too."""

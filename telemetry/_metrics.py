@@ -176,8 +176,7 @@ class ProxyMetrics:
         Gauge(n.BUILD_INFO, "Build information.", ("version",), registry=registry).labels(
             version
         ).set(1)
-        for tier in tiers:
-            self.in_flight.labels(tier.name)
+        self.in_flight_by_tier = {tier.name: self.in_flight.labels(tier.name) for tier in tiers}
         for kind in ("connect", "disconnected", "http_5xx", "busy", "stream_error", "malformed"):
             self.upstream_errors.labels(kind)
 

@@ -153,7 +153,7 @@ class Proxy:
         parent = parent_context(headers.get("traceparent"), headers.get("tracestate"))
         span = self._tracing.start(route, method, start_unix_ns, parent)
         ex.span = span
-        in_flight = self._metrics.in_flight.labels(tier.name)
+        in_flight = self._metrics.in_flight_by_tier[tier.name]
         in_flight.inc()
         try:
             return await self._forward(request, ex, tier, body, streamed_upload, span)
