@@ -65,7 +65,12 @@ async def test_slow_reading_client_is_not_an_upstream_timeout(
     async with EmulatorServer(
         EmulatorConfig(ttft_seconds=0, tokens_per_second=0, output_tokens=40000)
     ) as emu:
-        running: Running = await start_sidecar(emu.url, SHORT)
+        # The in-process emulator writes 40000 chunks without pausing and can hold the shared
+        # event loop for a while: give the first token time, keep the idle timeout short.
+        patient_first_token = SHORT.replace(
+            "ttft_timeout_seconds = 0.4", "ttft_timeout_seconds = 10"
+        )
+        running: Running = await start_sidecar(emu.url, patient_first_token)
         async with (
             aiohttp.ClientSession() as session,
             session.post(running.url + "/api/generate", json=GENERATE) as response,
