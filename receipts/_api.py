@@ -1,8 +1,9 @@
 """The receipts API on the admin listener, so the CLI works while the sidecar holds the database.
 
-    GET /receipts/pubkey                      {"origin", "verifier_key", "size"}
+    GET /receipts/pubkey                      {"origin", "verifier_key", "size", "watermark"}
     GET /receipts/checkpoint[?fresh=1]        the latest signed checkpoint (text/plain);
-                                              fresh=1 first stores and checkpoints all
+                                              fresh=1 first stores and checkpoints all (503
+                                              when that does not finish in 5 s)
     GET /receipts/checkpoints                 every stored checkpoint (JSON)
     GET /receipts/entries?start=N&limit=M     receipts in log order (JSON, raw bytes in base64)
     GET /receipts/list?since_ns=&until_ns=&model=&outcome=&limit=
@@ -12,7 +13,10 @@
                                                         checkpoint
 
 Request IDs are not unique (a client may send one `X-Request-ID` twice): without `index` these
-answer for the latest receipt with the ID; `index=N` picks the one at log index N.
+answer for the latest receipt with the ID; `index=N` picks the one at log index N. A receipt's
+spans are its request's own (`request_spans`), not every span of its client-chosen trace.
+Query parameters are checked: a malformed or out-of-range one is a 400 naming it (`limit` above
+`MAX_PAGE` is cut to it).
 
 Store reads run in worker threads; nothing here blocks the event loop or takes the writer's time.
 """
@@ -26,11 +30,14 @@ from typing import Protocol
 from aiohttp import web
 
 from receipts._proof import TlogProof
-from receipts._store import CheckpointRow, ReceiptQuery, ReceiptRow, ReceiptStore
+from receipts._store import CheckpointRow, ReceiptQuery, ReceiptRow, ReceiptStore, request_spans
+from receipts._watermark import Watermark
 from receipts._wire import checkpoint_to_json, row_to_json, span_to_json
 
 MAX_PAGE = 10_000
+MAX_FILTER_CHARS = 1024
 _SYNC_TIMEOUT_SECONDS = 5.0
+_INT64 = 1 << 63
 
 
 class LiveLog(Protocol):
@@ -42,6 +49,9 @@ class LiveLog(Protocol):
     @property
     def store(self) -> ReceiptStore: ...
 
+    @property
+    def watermark(self) -> Watermark: ...
+
     def flush(self, timeout: float = 5.0, *, checkpoint: bool = False) -> bool: ...
 
     def latest_checkpoint(self) -> CheckpointRow | None: ...
@@ -49,17 +59,39 @@ class LiveLog(Protocol):
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]: ...
 
 
-def _int_param(request: web.Request, name: str, default: int | None) -> int | None:
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _int_param(
+    request: web.Request, name: str, default: int | None, minimum: int = -_INT64
+) -> int | None:
     value = request.query.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name}: expected an integer"}),
-            content_type="application/json",
-        ) from None
+        raise _bad_request(f"{name}: expected an integer") from None
+    if not minimum <= number < _INT64:
+        raise _bad_request(f"{name}: expected an integer from {minimum} to {_INT64 - 1}")
+    return number
+
+
+def _text_param(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name) or None
+    if value is not None and len(value) > MAX_FILTER_CHARS:
+        raise _bad_request(f"{name}: longer than {MAX_FILTER_CHARS} characters")
+    return value
+
+
+def _timed_out() -> web.HTTPServiceUnavailable:
+    return web.HTTPServiceUnavailable(
+        text=json.dumps(
+            {"error": "timed out storing the pending receipts: the receipt store is not writing"}
+        ),
+        content_type="application/json",
+    )
 
 
 def _not_found(request_id: str) -> web.HTTPNotFound:
@@ -76,12 +108,22 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
         size = await asyncio.to_thread(live.store.size)
         key = live.verifier_key
         return web.json_response(
-            {"origin": key.split("+", 1)[0], "verifier_key": key, "size": size}
+            {
+                "origin": key.split("+", 1)[0],
+                "verifier_key": key,
+                "size": size,
+                "watermark": live.watermark.to_json(),
+            }
         )
 
     async def checkpoint(request: web.Request) -> web.Response:
-        if request.query.get("fresh") == "1":
-            await asyncio.to_thread(live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True)
+        fresh = request.query.get("fresh", "")
+        if fresh not in ("", "0", "1"):
+            raise _bad_request("fresh: expected 0 or 1")
+        if fresh == "1" and not await asyncio.to_thread(
+            live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True
+        ):
+            raise _timed_out()
         latest = live.latest_checkpoint()
         if latest is None:
             raise web.HTTPNotFound(
@@ -94,18 +136,18 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
         return web.json_response({"checkpoints": [checkpoint_to_json(cp) for cp in rows]})
 
     async def entries(request: web.Request) -> web.Response:
-        start = _int_param(request, "start", 0) or 0
-        limit = min(_int_param(request, "limit", 1000) or 0, MAX_PAGE)
-        rows = await asyncio.to_thread(live.store.entries, max(start, 0), max(limit, 0))
+        start = _int_param(request, "start", 0, minimum=0) or 0
+        limit = min(_int_param(request, "limit", 1000, minimum=0) or 0, MAX_PAGE)
+        rows = await asyncio.to_thread(live.store.entries, start, limit)
         return web.json_response({"entries": [row_to_json(r) for r in rows]})
 
     async def listing(request: web.Request) -> web.Response:
         query = ReceiptQuery(
             since_ns=_int_param(request, "since_ns", None),
             until_ns=_int_param(request, "until_ns", None),
-            model=request.query.get("model") or None,
-            outcome=request.query.get("outcome") or None,
-            limit=min(_int_param(request, "limit", 100) or 0, MAX_PAGE),
+            model=_text_param(request, "model"),
+            outcome=_text_param(request, "outcome"),
+            limit=min(_int_param(request, "limit", 100, minimum=0) or 0, MAX_PAGE),
         )
         rows = await asyncio.to_thread(live.store.receipts, query)
         return web.json_response({"receipts": [row_to_json(r) for r in rows]})
@@ -113,7 +155,7 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
     async def chosen(request: web.Request) -> tuple[ReceiptRow, list[ReceiptRow]]:
         """The receipt asked for (the latest, or the one at `index`) and all with its ID."""
         request_id = request.match_info["request_id"]
-        index = _int_param(request, "index", None)
+        index = _int_param(request, "index", None, minimum=0)
         rows = await asyncio.to_thread(live.store.receipts_for, request_id)
         picked = rows if index is None else [r for r in rows if r.seq == index]
         if not picked:
@@ -122,7 +164,7 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
 
     async def receipt(request: web.Request) -> web.Response:
         row, rows = await chosen(request)
-        spans = await asyncio.to_thread(live.store.spans, row.trace_id)
+        spans = request_spans(row, await asyncio.to_thread(live.store.spans, row.trace_id))
         return web.json_response(
             {
                 "receipt": row_to_json(row),
@@ -135,7 +177,8 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
         row, _ = await chosen(request)
         latest = live.latest_checkpoint()
         if latest is None or latest.size <= row.seq:
-            await asyncio.to_thread(live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True)
+            if not await asyncio.to_thread(live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True):
+                raise _timed_out()
             latest = live.latest_checkpoint()
         if latest is None or latest.size <= row.seq:
             raise web.HTTPServiceUnavailable(

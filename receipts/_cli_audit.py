@@ -1,4 +1,10 @@
-"""`receipts audit`: the whole log checked; the first problem found is named."""
+"""`receipts audit`: the whole log checked; the first problem found is named.
+
+The log is also held against the writer's own durable count (`receipts.watermark`): a log with
+fewer receipts than the writer stored lost committed receipts (a truncated database or WAL) and
+fails, even when what is left verifies. Receipts the store refused or the writer dropped never
+entered the log; the OK line names how many.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +62,12 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
         _pages(source), source.checkpoints(), key, held=held, workers=args.workers or None
     )
     elapsed = time.perf_counter() - started
+    mark = source.watermark()
+    if report.ok and mark is not None and mark.stored > report.receipts:
+        report.problems.append(
+            f"log truncated: the writer stored {mark.stored} receipts, only {report.receipts} "
+            "are in the log"
+        )
     if args.json:
         print(
             json.dumps(
@@ -64,14 +76,20 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
                     "receipts": report.receipts,
                     "checkpoints": report.checkpoints,
                     "problems": report.problems,
+                    "watermark": mark.to_json() if mark is not None else None,
                     "seconds": round(elapsed, 3),
                 }
             )
         )
     if report.ok:
+        writer = (
+            f"; the writer stored {mark.stored}, refused {mark.refused}, dropped {mark.dropped}"
+            if mark is not None
+            else "; no writer watermark"
+        )
         print(
             f"OK: {report.receipts} receipts, {report.checkpoints} checkpoints, "
-            f"{len(held)} held checkpoints ({elapsed:.1f} s)",
+            f"{len(held)} held checkpoints{writer} ({elapsed:.1f} s)",
             file=sys.stderr,
         )
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from receipts._cli_source import LogSource, open_source
+from receipts._cli_source import ApiSource, LogSource, open_source
 from receipts._errors import StoreError
 from receipts._keys import Signer, generate_key_file
 from receipts._provider import KEY_FILE, default_origin, open_signer
@@ -47,7 +47,10 @@ def run_pubkey(args: argparse.Namespace, source: LogSource | None) -> int:
         print(str(open_signer(args.data_dir, "", create=False).verifier()))
         return 0
     try:
-        print(str(source.verifier_key()))
+        if isinstance(source, ApiSource):  # what that sidecar announces, for the user to pin
+            print(str(source.announced_key()))
+        else:
+            print(str(source.verifier_key()))
     finally:
         source.close()
     return 0

@@ -1,26 +1,38 @@
 """Where the CLI reads the log from: the database file, or the admin API while the sidecar runs.
 
 `open_source` opens `DATA_DIR/receipts.duckdb` read-only; when a running sidecar holds it, it
-falls back to the admin API. An explicit `--admin URL` always means the API. The user does not
-have to care which: both sources answer the same questions. Request IDs are not unique (a client
-may send one `X-Request-ID` twice): `receipts_for` answers every receipt with an ID, in log order.
+asks the admin API that this sidecar noted in `DATA_DIR/admin.url` (never a default address, which
+could be another sidecar's). An explicit `--admin URL` always means the API. The user does not
+have to care which: both sources answer the same questions. The verifier key is `--key`, else the
+data dir's own `provider.key`, never what an API says: a log is checked against the key the
+user trusts. An API answer that is not what a sidecar sends is a `StoreError` (exit 2). Request
+IDs are not unique (a client may send one `X-Request-ID` twice): `receipts_for` answers every
+receipt with an ID, in log order.
 """
 
 from __future__ import annotations
 
+import binascii
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from receipts._errors import FormatError, StoreError, StoreLockedError, VerificationError
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree
 from receipts._note import Checkpoint, SignedNote
 from receipts._proof import TlogProof
-from receipts._provider import DATABASE_FILE, default_origin, open_signer
+from receipts._provider import (
+    DATABASE_FILE,
+    KEY_FILE,
+    default_origin,
+    open_signer,
+    read_admin_url,
+)
 from receipts._store import (
     AuditEntry,
     CheckpointRow,
@@ -28,13 +40,16 @@ from receipts._store import (
     ReceiptRow,
     SpanRow,
     audit_entry,
+    request_spans,
 )
+from receipts._watermark import Watermark, read_watermark
 from receipts._wire import checkpoint_from_json, row_from_json, span_from_json
 
 if TYPE_CHECKING:
     from receipts._store_duckdb import DuckDBStore
 
 DEFAULT_ADMIN = "http://127.0.0.1:11436"
+_T = TypeVar("_T")
 
 
 class NotCovered(VerificationError):
@@ -57,6 +72,8 @@ class LogSource(Protocol):
     def proof(self, row: ReceiptRow) -> TlogProof: ...
 
     def entries(self, start: int, limit: int) -> list[ReceiptRow]: ...
+
+    def watermark(self) -> Watermark | None: ...
 
     def audit_entries(self, start: int, limit: int) -> list[AuditEntry]: ...
 
@@ -99,7 +116,10 @@ class FileSource:
         return self.store.receipts_for(request_id)
 
     def spans(self, row: ReceiptRow) -> list[SpanRow]:
-        return self.store.spans(row.trace_id)
+        return request_spans(row, self.store.spans(row.trace_id))
+
+    def watermark(self) -> Watermark | None:
+        return read_watermark(self.data_dir)
 
     def proof(self, row: ReceiptRow) -> TlogProof:
         latest = self.store.latest_checkpoint()
@@ -128,11 +148,21 @@ class FileSource:
 class ApiSource:
     """The admin API of a running sidecar."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, data_dir: Path | None, timeout: float = 30.0) -> None:
         self.base = base_url.rstrip("/")
         self.description = self.base
+        self._data_dir = data_dir
         self._timeout = timeout
         self._key: dict[str, Any] = self._json("/receipts/pubkey")
+
+    def _decode(self, path: str, convert: Callable[[], _T]) -> _T:
+        """`convert()` of an answer; what a sidecar never sends is a StoreError, not a crash."""
+        try:
+            return convert()
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+            raise StoreError(
+                f"{self.base}{path}: malformed receipts API answer ({type(exc).__name__}: {exc})"
+            ) from None
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> bytes | None:
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -152,36 +182,66 @@ class ApiSource:
             ) from None
 
     def _json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = self._json_or_none(path, params)
+        if data is None:
+            raise StoreError(f"{self.base}{path}: not found (is this a sidecar with receipts?)")
+        return data
+
+    def _json_or_none(
+        self, path: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         body = self._get(path, params)
         if body is None:
-            raise StoreError(f"{self.base}{path}: not found (is this a sidecar with receipts?)")
+            return None
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StoreError(f"{self.base}{path}: not a receipts API answer") from None
         if not isinstance(data, dict):
             raise StoreError(f"{self.base}{path}: not a receipts API answer")
         return data
 
+    def announced_key(self) -> VerifierKey:
+        """The key the sidecar says it signs with: to print and pin, never to verify with."""
+        text = self._decode("/receipts/pubkey", lambda: str(self._key["verifier_key"]))
+        return VerifierKey.parse(text)
+
     def verifier_key(self) -> VerifierKey:
-        return VerifierKey.parse(str(self._key["verifier_key"]))
+        if self._data_dir is None or not (self._data_dir / KEY_FILE).is_file():
+            raise FormatError(
+                f"--key VKEY is required: no provider key in {self._data_dir} to check the log "
+                f"of {self.base} against"
+            )
+        origin = self._decode("/receipts/pubkey", lambda: str(self._key["origin"]))
+        return open_signer(self._data_dir, origin, create=False).verifier()
 
     def latest_checkpoint(self) -> bytes | None:
         return self._get("/receipts/checkpoint", {"fresh": "1"})
 
     def checkpoints(self) -> list[CheckpointRow]:
         data = self._json("/receipts/checkpoints")
-        return [checkpoint_from_json(cp) for cp in data["checkpoints"]]
+        return self._decode(
+            "/receipts/checkpoints", lambda: [checkpoint_from_json(c) for c in data["checkpoints"]]
+        )
 
     def receipts_for(self, request_id: str) -> list[ReceiptRow]:
-        body = self._get(f"/receipts/receipt/{urllib.parse.quote(request_id, safe='')}")
-        return [row_from_json(r) for r in json.loads(body)["receipts"]] if body is not None else []
+        path = f"/receipts/receipt/{urllib.parse.quote(request_id, safe='')}"
+        data = self._json_or_none(path)
+        if data is None:
+            return []
+        return self._decode(path, lambda: [row_from_json(r) for r in data["receipts"]])
 
     def spans(self, row: ReceiptRow) -> list[SpanRow]:
-        data = self._json(
-            f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}", {"index": row.seq}
+        path = f"/receipts/receipt/{urllib.parse.quote(row.request_id, safe='')}"
+        data = self._json(path, {"index": row.seq})
+        spans = self._decode(path, lambda: [span_from_json(s) for s in data["spans"]])
+        return request_spans(row, spans)
+
+    def watermark(self) -> Watermark | None:
+        return self._decode(
+            "/receipts/pubkey",
+            lambda: Watermark.from_json(self._key["watermark"], self.base + "/receipts/pubkey"),
         )
-        return [span_from_json(s) for s in data["spans"]]
 
     def proof(self, row: ReceiptRow) -> TlogProof:
         body = self._get(
@@ -194,7 +254,9 @@ class ApiSource:
 
     def entries(self, start: int, limit: int) -> list[ReceiptRow]:
         data = self._json("/receipts/entries", {"start": start, "limit": limit})
-        return [row_from_json(e) for e in data["entries"]]
+        return self._decode(
+            "/receipts/entries", lambda: [row_from_json(e) for e in data["entries"]]
+        )
 
     def audit_entries(self, start: int, limit: int) -> list[AuditEntry]:
         return [audit_entry(row) for row in self.entries(start, limit)]
@@ -207,7 +269,8 @@ class ApiSource:
             "outcome": query.outcome,
             "limit": query.limit,
         }
-        return [row_from_json(e) for e in self._json("/receipts/list", params)["receipts"]]
+        data = self._json("/receipts/list", params)
+        return self._decode("/receipts/list", lambda: [row_from_json(e) for e in data["receipts"]])
 
     def close(self) -> None:
         pass
@@ -228,13 +291,19 @@ def _origin_of(note: bytes) -> str:
 
 
 def open_source(data_dir: Path, admin: str | None) -> LogSource:
-    """The database file when it can be opened, else the admin API (`admin` forces the API)."""
+    """The database file when it can be opened, else the data dir's sidecar's admin API (`admin`
+    forces the API at that URL)."""
     if admin:
-        return ApiSource(admin)
+        return ApiSource(admin, data_dir)
     try:
         return FileSource(data_dir)
-    except StoreLockedError:
-        return ApiSource(DEFAULT_ADMIN)
+    except StoreLockedError as exc:
+        noted = read_admin_url(data_dir)
+        if noted is None:
+            raise StoreError(
+                f"{exc}; {data_dir} names no admin API of its sidecar: pass --admin URL"
+            ) from None
+        return ApiSource(noted, data_dir)
 
 
 def resolve_key(keys: list[str] | None, source: LogSource | None) -> VerifierKey:

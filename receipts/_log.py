@@ -10,6 +10,14 @@ counted and taken out of the tree, the receipts after it move up one index, and 
 of the batch are signed again. Several records may carry one request ID (a client's
 `X-Request-ID`); each gets its own receipt. Only committed state (`committed_size`,
 `latest_checkpoint`) is published.
+
+What waits in memory is bounded in bytes (`max_pending_bytes`, an estimate of the records, spans
+and signed receipts held): when it is full a new record is dropped and counted (`overflow`), the
+request itself is served as usual, and `readiness` is red. It is red too while the store keeps
+failing (`stuck_after` failed writes in a row). After every commit the writer's own counts
+(`Watermark`: stored, refused, dropped) go to the `persist` callback, which keeps them durable
+next to the database so that a log that lost committed receipts can be told from one that never
+had them.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from receipts._keys import Signer, VerifierKey
 from receipts._merkle import MerkleTree, leaf_hash
 from receipts._note import Checkpoint, open_checkpoint, sign_checkpoint
 from receipts._store import Batch, CheckpointRow, ReceiptRow, ReceiptStore, SpanRow, iter_entries
+from receipts._watermark import Watermark
 from telemetry import RequestRecord
 
 log = logging.getLogger("receipts.log")
@@ -37,6 +46,10 @@ SignRecord = Callable[[RequestRecord], bytes]
 """Builds and signs the receipt of a record; returns the exact canonical signed bytes."""
 
 _MAX_BACKOFF_SECONDS = 5.0
+# Rough sizes in memory of a queued record and of a signed receipt row beyond their strings.
+_RECORD_OVERHEAD = 2048
+_ROW_OVERHEAD = 1024
+_SPAN_OVERHEAD = 512
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,8 @@ class LogMetrics:
     receipts: Counter
     failures: Counter
     pending: Gauge
+    pending_bytes: Gauge
+    stuck: Gauge
     log_size: Gauge
     checkpoint_timestamp: Gauge
     flush_duration: Histogram
@@ -63,6 +78,16 @@ class LogMetrics:
             pending=Gauge(
                 names.RECEIPTS_PENDING,
                 "Records and receipts held in memory, not yet stored.",
+                registry=registry,
+            ),
+            pending_bytes=Gauge(
+                names.RECEIPTS_PENDING_BYTES,
+                "Estimated bytes of records, spans and receipts held in memory, not yet stored.",
+                registry=registry,
+            ),
+            stuck=Gauge(
+                names.WRITER_STUCK,
+                "1 while the receipt store keeps failing and nothing is stored, else 0.",
                 registry=registry,
             ),
             log_size=Gauge(
@@ -134,7 +159,10 @@ class LogWriter:
         *,
         flush_interval: float = 0.2,
         checkpoint_interval: float = 5.0,
-        max_pending: int = 1_000_000,
+        max_pending_bytes: int = 64 << 20,
+        stuck_after: int = 3,
+        persist: Callable[[Watermark], None] | None = None,
+        carried: Watermark | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._store = store
@@ -147,7 +175,15 @@ class LogWriter:
         self._metrics = metrics
         self._flush_interval = flush_interval
         self._checkpoint_interval = checkpoint_interval
-        self._max_pending = max_pending
+        self._max_pending_bytes = max_pending_bytes
+        self._stuck_after = stuck_after
+        self._persist = persist
+        self._mark = replace(carried or Watermark(), stored=tree.size)
+        self._dropped = 0  # dropped on the event loop, taken into `_mark` by the writer thread
+        self._queued_bytes = 0
+        self._held_bytes = 0
+        self._bytes_lock = threading.Lock()
+        self._last_error = ""
         self._clock = clock
         self._queue: queue.SimpleQueue[RequestRecord | SpanRow | _Barrier] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -169,18 +205,46 @@ class LogWriter:
         self._thread = threading.Thread(target=self._run, name="receipts-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def pending_bytes(self) -> int:
+        return self._queued_bytes + self._held_bytes
+
+    @property
+    def watermark(self) -> Watermark:
+        """The counts as of the last commit (what `persist` was last given)."""
+        return self._mark
+
+    def readiness(self) -> tuple[bool, str]:
+        """Red while the store keeps failing or the pending bytes are at their bound."""
+        if self._failures >= self._stuck_after:
+            return False, f"receipt store failing ({self._failures} writes): {self._last_error}"
+        if self.pending_bytes + _RECORD_OVERHEAD > self._max_pending_bytes:  # no room left
+            return False, (
+                f"pending receipts full ({self.pending_bytes} of {self._max_pending_bytes} "
+                "bytes): new receipts are dropped"
+            )
+        return True, f"{self.committed_size} receipts stored"
+
+    def _enqueue(self, item: RequestRecord | SpanRow, size: int) -> bool:
+        with self._bytes_lock:
+            if self._queued_bytes + self._held_bytes + size > self._max_pending_bytes:
+                return False
+            self._queued_bytes += size
+        self._queue.put(item)
+        self._metrics.pending_bytes.set(self.pending_bytes)
+        return True
+
     def submit(self, record: RequestRecord) -> None:
-        if self._queue.qsize() >= self._max_pending:
+        if not self._enqueue(record, _record_bytes(record)):
+            with self._bytes_lock:
+                self._dropped += 1
             self._metrics.failures.labels("overflow").inc()
             return
-        self._queue.put(record)
         self._metrics.pending.inc()
 
     def submit_span(self, span: SpanRow) -> None:
-        if self._queue.qsize() >= self._max_pending:
+        if not self._enqueue(span, _span_bytes(span)):
             self._metrics.failures.labels("span").inc()
-            return
-        self._queue.put(span)
 
     def barrier(self, *, checkpoint: bool = False) -> threading.Event:
         """An event set once everything submitted so far is stored (and checkpointed if asked)."""
@@ -233,8 +297,11 @@ class LogWriter:
                 break
             if isinstance(item, RequestRecord):
                 self._metrics.pending.dec()
+                self._dequeued(_record_bytes(item))
                 self._add(item)
             elif isinstance(item, SpanRow):
+                self._dequeued(_span_bytes(item))
+                self._hold(_span_bytes(item))
                 self._spans.append(item)
             else:
                 self._barriers.append(item)
@@ -249,6 +316,7 @@ class LogWriter:
         try:
             raw = self._sign_record(record)
         except Exception:
+            self._dropped += 1
             self._metrics.failures.labels("sign").inc()
             log.exception("cannot build the receipt of a record; dropped")
             return
@@ -274,6 +342,7 @@ class LogWriter:
                 duration_ns=record.duration_ns,
             )
         )
+        self._hold(_ROW_OVERHEAD + len(raw))
         self._metrics.pending.inc()
 
     def _maybe_checkpoint(self, force: bool) -> None:
@@ -306,9 +375,8 @@ class LogWriter:
             log.error("receipt store refused a batch, storing it receipt by receipt: %s", exc)
             return self._salvage()
         except Exception as exc:
-            self._failures += 1
+            self._failed(exc)
             self._last_attempt = (len(batch.spans), len(batch.checkpoints))
-            self._metrics.failures.labels("store").inc()
             if self._failures == 1:
                 log.warning(
                     "receipt store write failed, keeping %d receipts in memory and retrying: %s",
@@ -317,11 +385,27 @@ class LogWriter:
                 )
             return False
         self._metrics.flush_duration.observe(time.perf_counter() - started)
-        if self._failures:
-            log.warning("receipt store recovered after %d failed writes", self._failures)
-            self._failures = 0
+        self._recovered()
         self._committed(batch)
         return True
+
+    def _failed(self, exc: Exception) -> None:
+        self._failures += 1
+        self._last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self._metrics.failures.labels("store").inc()
+        if self._failures == self._stuck_after:
+            self._metrics.stuck.set(1)
+            log.error(
+                "receipt store failed %d writes in a row; not ready until it recovers: %s",
+                self._failures,
+                self._last_error,
+            )
+
+    def _recovered(self) -> None:
+        if self._failures:
+            log.warning("receipt store recovered after %d failed writes", self._failures)
+        self._failures = 0
+        self._metrics.stuck.set(0)
 
     def _salvage(self) -> bool:
         """Store the pending receipts one at a time, dropping only those the store refuses."""
@@ -344,14 +428,13 @@ class LogWriter:
                 self._store.write(Batch(checkpoints=tuple(self._checkpoints)))
                 self._committed(Batch(checkpoints=tuple(self._checkpoints)))
         except Exception as exc:  # not the rows' fault: the usual retry with backoff takes over
-            self._failures += 1
+            self._failed(exc)
             self._last_attempt = (0, 0)
-            self._metrics.failures.labels("store").inc()
             log.warning("receipt store write failed, retrying: %s", exc)
             return False
         finally:
             self._barriers[:0] = barriers
-        self._failures = 0
+        self._recovered()
         self._release()
         return True
 
@@ -359,21 +442,26 @@ class LogWriter:
         row = self._receipts.pop(0)
         self._metrics.failures.labels("store").inc()
         self._metrics.pending.dec()
+        self._hold(-(_ROW_OVERHEAD + len(row.raw)))
+        self._mark = replace(self._mark, refused=self._mark.refused + 1)
         log.error("receipt %d refused by the store and dropped: %s", row.seq, exc)
         with self.tree_lock:
             self.tree.truncate(row.seq)
             self._receipts = [replace(r, seq=self.tree.append(r.leaf_hash)) for r in self._receipts]
 
     def _store_spans(self) -> None:
-        spans = tuple(self._spans)
-        try:
-            self._store.write(Batch(spans=spans))
-        except StoreRefusedError as exc:
-            self._metrics.failures.labels("span").inc(len(spans))
-            log.error("receipt store refused %d spans, dropped: %s", len(spans), exc)
-            del self._spans[: len(spans)]
-            return
-        self._committed(Batch(spans=spans))
+        """Store the pending spans one at a time, dropping only those the store refuses."""
+        while self._spans:
+            span = self._spans[0]
+            try:
+                self._store.write(Batch(spans=(span,)))
+            except StoreRefusedError as exc:
+                self._metrics.failures.labels("span").inc()
+                log.error("receipt store refused a span, dropped: %s", exc)
+                del self._spans[0]
+                self._hold(-_span_bytes(span))
+                continue
+            self._committed(Batch(spans=(span,)))
 
     def _trim_committed(self) -> None:
         # After a failure the transaction may still have committed; never store a row twice.
@@ -394,6 +482,11 @@ class LogWriter:
             self._metrics.receipts.inc(len(batch.receipts))
             self._metrics.pending.dec(len(batch.receipts))
             self._metrics.log_size.set(self.committed_size)
+        self._hold(
+            -sum(_ROW_OVERHEAD + len(r.raw) for r in batch.receipts)
+            - sum(_span_bytes(s) for s in batch.spans)
+        )
+        self._save_watermark()
         if batch.checkpoints:
             self.latest_checkpoint = batch.checkpoints[-1]
             self._metrics.checkpoint_timestamp.set(self.latest_checkpoint.created_unix_ns / 1e9)
@@ -403,7 +496,38 @@ class LogWriter:
         if not (self._receipts or self._spans or self._checkpoints):
             self._release()
 
+    def _dequeued(self, size: int) -> None:
+        with self._bytes_lock:
+            self._queued_bytes -= size
+
+    def _hold(self, size: int) -> None:
+        with self._bytes_lock:
+            self._held_bytes += size
+        self._metrics.pending_bytes.set(self.pending_bytes)
+
+    def _save_watermark(self) -> None:
+        with self._bytes_lock:
+            dropped, self._dropped = self._dropped, 0
+        mark = replace(self._mark, stored=self.committed_size, dropped=self._mark.dropped + dropped)
+        if mark == self._mark or self._persist is None:
+            self._mark = mark
+            return
+        try:
+            self._persist(mark)
+        except OSError as exc:  # the receipts are stored; only the count is behind
+            self._metrics.failures.labels("watermark").inc()
+            log.warning("cannot store the receipt watermark: %s", exc)
+        self._mark = mark
+
     def _release(self) -> None:
         for barrier in self._barriers:
             barrier.done.set()
         self._barriers.clear()
+
+
+def _record_bytes(record: RequestRecord) -> int:
+    return _RECORD_OVERHEAD + len(record.request_id) + len(record.path) + len(record.model or "")
+
+
+def _span_bytes(span: SpanRow) -> int:
+    return _SPAN_OVERHEAD + len(span.name) + len(span.attributes)

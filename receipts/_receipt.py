@@ -92,8 +92,9 @@ def receipt_body(
 ) -> dict[str, object]:
     """The receipt body for one finished request; fields that are not available are omitted.
 
-    `key_id` is the signer's key ID as 8 hex digits. `agreement_id` / `activity_id` are the
-    configured Golem IDs, used when the request did not carry its own (empty means none).
+    `key_id` is the signer's key ID as 8 hex digits. `agreement_id` / `activity_id` are the Golem
+    IDs the receipt names (empty means none): the caller chooses between the configured ones and
+    the client's headers (`record.agreement_id`), which are never used on their own.
     Raises ValueError only for integers a JSON verifier could not read exactly.
     """
     return _present(
@@ -127,8 +128,8 @@ def receipt_body(
             "request_sha256": record.request_sha256,
             "response_sha256": record.response_sha256,
             "response_bytes": _int(record.response_bytes, "response_bytes"),
-            "agreement_id": record.agreement_id or agreement_id or None,
-            "activity_id": record.activity_id or activity_id or None,
+            "agreement_id": agreement_id or None,
+            "activity_id": activity_id or None,
         }
     )
 
@@ -197,6 +198,8 @@ def _load(raw: bytes, strict: bool) -> Any:
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"receipt is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FormatError("receipt is not valid JSON: nested too deeply") from None
 
 
 def _parse_envelope(raw: bytes) -> tuple[dict[str, Any], str, bytes, bytes]:

@@ -1,12 +1,21 @@
 """`ReceiptService`: what the proxy wires in: a record sink, a span exporter, admin routes.
 
 Files under `config.proxy.data_dir`: `provider.key` (Ed25519, PEM, mode 0600, created on first
-start) and `receipts.duckdb`. The log origin (also the checkpoint key name) is
-`config.receipts.origin`, or by default `ollama-sidecar.local/<first 16 hex digits of SHA-256 of the
-public key>`: unique per provider key, no spaces, no `+`.
+start), `receipts.duckdb`, `receipts.watermark` (the writer's durable counts, `_watermark`) and
+`admin.url` (where the admin API is, for the CLI). The log origin (also the checkpoint key name)
+is `config.receipts.origin`, or by default `ollama-sidecar.local/<first 16 hex digits of SHA-256
+of the public key>`: unique per provider key, no spaces, no `+`.
 
 `start` raises `ReceiptsError` (`KeyFileError`, `StoreError`, `VerificationError`) when the key or
-the stored log cannot be used; the caller decides whether to serve without receipts.
+the stored log cannot be used (a database shorter than the watermark included); the caller decides
+whether to serve without receipts.
+
+A request refused for a missing or wrong bearer token gets no receipt (docs/decisions/0006): it
+is counted (`ollama_sidecar_receipts_unauthenticated_total`) and logged at most once per 1000,
+so it can neither grow the log nor shadow a real receipt's request ID. The receipt names the
+configured Golem agreement and activity; a client's `X-Golem-Agreement-Id` /
+`X-Golem-Activity-Id` is used only with `receipts.trust_client_agreement_header = true` (then
+it wins over the configured ID).
 """
 
 from __future__ import annotations
@@ -16,17 +25,19 @@ import threading
 
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
+from receipts import metric_names as names
 from receipts._api import routes
-from receipts._errors import ReceiptsError
+from receipts._errors import ReceiptsError, StoreError
 from receipts._keys import Signer
 from receipts._log import LogMetrics, LogWriter, recover
-from receipts._provider import DATABASE_FILE, open_signer
+from receipts._provider import DATABASE_FILE, open_signer, write_admin_url
 from receipts._receipt import receipt_body, sign_body
 from receipts._spans import StoreSpanExporter
 from receipts._store import CheckpointRow, ReceiptStore, SpanRow
 from receipts._store_duckdb import DuckDBStore
+from receipts._watermark import Watermark, read_watermark, write_watermark
 from telemetry import Config, RequestRecord
 
 log = logging.getLogger("receipts")
@@ -45,7 +56,14 @@ class ReceiptService:
         self._config = config
         self._injected_store = store
         self._store: ReceiptStore | None = None
-        self._metrics = LogMetrics.create(registry if registry is not None else CollectorRegistry())
+        registry = registry if registry is not None else CollectorRegistry()
+        self._metrics = LogMetrics.create(registry)
+        self._unauthenticated = Counter(
+            names.UNAUTHENTICATED,
+            "Requests refused for a missing or wrong bearer token; they get no receipt.",
+            registry=registry,
+        )
+        self._unauthenticated_seen = 0
         self._signer: Signer | None = None
         self._writer: LogWriter | None = None
         self._lock = threading.Lock()
@@ -80,23 +98,40 @@ class ReceiptService:
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             signer = open_signer(data_dir, self._config.receipts.origin, create=True)
             store = self._injected_store or DuckDBStore(data_dir / DATABASE_FILE)
+            # The watermark belongs to the data dir's own database, not to an injected store.
+            own = self._injected_store is None
             try:
+                mark = (read_watermark(data_dir) if own else None) or Watermark()
                 tree, latest = recover(store, signer.verifier())
+                if mark.stored > tree.size:
+                    raise StoreError(
+                        f"log truncated: the writer stored {mark.stored} receipts, only "
+                        f"{tree.size} are in the database"
+                    )
             except ReceiptsError:
                 store.close()
                 raise
             receipts = self._config.receipts
             key_id = signer.key_id.hex()
+            trust_header = receipts.trust_client_agreement_header
 
             def sign_record(record: RequestRecord) -> bytes:
+                agreement = receipts.golem_agreement_id or None
+                activity = receipts.golem_activity_id or None
+                if trust_header:
+                    agreement = record.agreement_id or agreement
+                    activity = record.activity_id or activity
                 body = receipt_body(
                     record,
                     origin=signer.name,
                     key_id=key_id,
-                    agreement_id=record.agreement_id or receipts.golem_agreement_id or None,
-                    activity_id=record.activity_id or receipts.golem_activity_id or None,
+                    agreement_id=agreement,
+                    activity_id=activity,
                 )
                 return sign_body(body, signer)[0]
+
+            def persist(mark: Watermark) -> None:
+                write_watermark(data_dir, mark)
 
             writer = LogWriter(
                 store,
@@ -107,6 +142,9 @@ class ReceiptService:
                 self._metrics,
                 flush_interval=receipts.flush_interval_seconds,
                 checkpoint_interval=receipts.checkpoint_interval_seconds,
+                max_pending_bytes=receipts.max_pending_bytes,
+                persist=persist if own else None,
+                carried=mark,
             )
             writer.start()
             self._signer, self._store, self._writer = signer, store, writer
@@ -125,6 +163,15 @@ class ReceiptService:
                     log.warning("closing the receipt store failed: %s", exc)
 
     def submit(self, record: RequestRecord) -> None:
+        if not record.authenticated:
+            self._unauthenticated.inc()
+            self._unauthenticated_seen += 1
+            if self._unauthenticated_seen % 1000 == 1:
+                log.warning(
+                    "requests without a valid bearer token get no receipt (%d so far)",
+                    self._unauthenticated_seen,
+                )
+            return
         writer = self._writer
         if writer is None:
             self._metrics.failures.labels("stopped").inc()
@@ -148,6 +195,15 @@ class ReceiptService:
         writer = self._writer
         return writer.barrier(checkpoint=checkpoint).wait(timeout) if writer else False
 
+    def readiness(self) -> tuple[bool, str]:
+        """For /readyz: red while the store keeps failing or the pending receipts are full."""
+        writer = self._writer
+        return writer.readiness() if writer is not None else (False, "receipt log not started")
+
+    @property
+    def watermark(self) -> Watermark:
+        return self.writer.watermark
+
     def latest_checkpoint(self) -> CheckpointRow | None:
         return self.writer.latest_checkpoint
 
@@ -160,6 +216,14 @@ class ReceiptService:
         writer = self.writer
         with writer.tree_lock:
             return writer.tree.consistency_proof(size1, size2)
+
+    def announce_admin(self, url: str) -> None:
+        """Note the admin API's URL in the data dir, for the CLI while this process holds the
+        database; a failure only costs the CLI that hint (it then asks for --admin)."""
+        try:
+            write_admin_url(self._config.proxy.data_dir, url)
+        except OSError as exc:
+            log.warning("cannot note the admin URL in the data dir: %s", exc)
 
     def admin_routes(self) -> list[web.RouteDef]:
         return routes(self)

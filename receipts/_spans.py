@@ -3,6 +3,10 @@
 Spans travel through the log writer's queue and are committed in the same transactions as the
 receipts, so `receipts.trace_id = spans.trace_id` joins a request's receipt and its trace.
 Attribute values that are not JSON scalars or lists are stored as their `str()`.
+
+The trace ID comes from the client's `traceparent`, so two clients can share one: the spans of a
+receipt are only its own request's span and the spans below it (`_store.request_spans`), never
+everything in the trace.
 """
 
 from __future__ import annotations

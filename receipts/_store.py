@@ -7,10 +7,15 @@ again cannot help). Rows are keyed by the leaf index (`seq`), so a batch that is
 ambiguous failure can be trimmed to what is not stored yet (`size()`), never duplicated. Request
 IDs are not unique (a client may send one `X-Request-ID` twice): `receipt` is the latest receipt
 with an ID, `receipts_for` all of them in log order.
+
+The trace ID of a receipt comes from the client's `traceparent`, so two clients can share one:
+`request_spans` narrows a trace to one request's span (the `span_id` the sidecar generated and
+signed into the receipt) and the spans below it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +87,10 @@ class ReceiptQuery:
     model: str | None = None
     outcome: str | None = None
     limit: int = 100
+
+
+# Every request's own span carries it (telemetry's tracing); as a JSON key in the attributes.
+REQUEST_ID_ATTRIBUTE = '"ollama_sidecar.request_id"'
 
 
 AuditEntry = tuple[int, bytes, bytes, str, str | None, str, int]
@@ -198,6 +207,30 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def request_spans(row: ReceiptRow, trace: Sequence[SpanRow]) -> list[SpanRow]:
+    """The spans of `trace` that belong to the request of `row`: its span and its descendants.
+
+    A descendant that is itself a request's span (it carries `REQUEST_ID_ATTRIBUTE`) is another
+    request, whose client named this span as its parent, and is left out with what is below it.
+    """
+    body = json.loads(row.raw).get("receipt")
+    span_id = body.get("span_id") if isinstance(body, dict) else None
+    if not isinstance(span_id, str):
+        return []
+    mine = {span_id}
+    found = [s for s in trace if s.span_id == span_id]
+    if not found:
+        return []
+    remaining = [
+        s for s in trace if s.span_id != span_id and REQUEST_ID_ATTRIBUTE not in s.attributes
+    ]
+    while joined := [s for s in remaining if s.parent_span_id in mine]:
+        mine.update(s.span_id for s in joined)
+        found.extend(joined)
+        remaining = [s for s in remaining if s.span_id not in mine]
+    return sorted(found, key=lambda s: s.start_unix_ns)
 
 
 def iter_entries(

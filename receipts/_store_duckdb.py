@@ -81,7 +81,9 @@ def _translate(path: Path, exc: duckdb.Error) -> StoreError:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "lock" in text.lower():
         return StoreLockedError(f"{path}: in use by another process (is the sidecar running?)")
-    if isinstance(exc, duckdb.IntegrityError | duckdb.DataError):
+    # A row DuckDB cannot take (a constraint, a value out of range, text that is not valid
+    # UTF-8 such as a lone surrogate) is refused for its content: retrying it cannot help.
+    if isinstance(exc, duckdb.IntegrityError | duckdb.DataError | duckdb.InvalidInputException):
         return StoreRefusedError(f"{path}: {text}")
     return StoreError(f"{path}: {text}")
 
@@ -146,16 +148,19 @@ class DuckDBStore:
 
     def write(self, batch: Batch) -> None:
         cur = self._con.cursor()
+        appenders: list[Any] = []
         try:
             cur.execute("BEGIN")
             # DuckDB's appender inside the transaction: about 2.5x faster than binding columns as
             # lists and unnesting them, and 80x faster than executemany (measured, 0006).
             if batch.receipts:
                 appender = cur.appender("receipts", columns=_RECEIPT_NAMES)
+                appenders.append(appender)
                 appender.append_rows([_receipt_tuple(r) for r in batch.receipts])
                 appender.flush()
             if batch.spans:
                 appender = cur.appender("spans", columns=_SPAN_NAMES)
+                appenders.append(appender)
                 appender.append_rows([_span_tuple(s) for s in batch.spans])
                 appender.flush()
             for cp in batch.checkpoints:
@@ -165,6 +170,8 @@ class DuckDBStore:
                 )
             cur.execute("COMMIT")
         except duckdb.Error as exc:
+            for appender in appenders:  # rows a refused batch left in it are dropped here
+                appender.clear()
             try:
                 cur.execute("ROLLBACK")
             except duckdb.Error:

@@ -124,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RecursionError:  # a hostile input nested deeper than any parser here allows
+        if args.verbose:
+            raise
+        print("error: input nested too deeply", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     finally:

@@ -64,6 +64,11 @@ class ReceiptsConfig:
     origin: str = ""
     golem_agreement_id: str = ""
     golem_activity_id: str = ""
+    # Whether a client's X-Golem-Agreement-Id / X-Golem-Activity-Id may name the agreement in its
+    # receipt (then they win over the configured IDs); by default only the configured IDs count.
+    trust_client_agreement_header: bool = False
+    # Records, spans and signed receipts waiting in memory for the store, at most (estimated).
+    max_pending_bytes: int = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +355,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("slo.timeout_objective: expected a ratio between 0 and 1")
     if config.receipts.flush_interval_seconds <= 0 or config.receipts.flush_interval_seconds > 5:
         raise ConfigError("receipts.flush_interval_seconds: expected 0 < seconds <= 5")
+    if config.receipts.max_pending_bytes < 1 << 20:
+        raise ConfigError("receipts.max_pending_bytes: expected at least 1048576 bytes")
     if config.gpu.sample_interval_seconds <= 0:
         raise ConfigError("gpu.sample_interval_seconds: expected a positive number")
     for tier in config.tiers:

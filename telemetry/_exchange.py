@@ -70,6 +70,7 @@ class Exchange:
     __slots__ = (
         "activity_id",
         "agreement_id",
+        "authenticated",
         "cancelled",
         "deadline_kind",
         "digest",
@@ -125,6 +126,7 @@ class Exchange:
         self.finished = False
         self.agreement_id: str | None = None
         self.activity_id: str | None = None
+        self.authenticated = True
 
     def start_hashing(self, salt: bytes, body: bytes | None) -> None:
         """Commit to the exact request and response bytes: SHA-256(salt ‖ bytes)."""
@@ -211,4 +213,5 @@ class Exchange:
             response_bytes=self.response_bytes,
             agreement_id=self.agreement_id,
             activity_id=self.activity_id,
+            authenticated=self.authenticated,
         )

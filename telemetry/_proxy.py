@@ -132,6 +132,7 @@ class Proxy:
         ex.agreement_id = _optional_id(headers.get(GOLEM_AGREEMENT))
         ex.activity_id = _optional_id(headers.get(GOLEM_ACTIVITY))
         if self._auth is not None and not _authorized(headers.get("Authorization"), self._auth):
+            ex.authenticated = False
             return await self._refuse(request, ex, 401, "unauthorized")
         body: bytes | None = None
         streamed_upload = path.startswith(BLOB_PREFIX)

@@ -95,6 +95,8 @@ class RequestRecord:
     response_bytes: int = 0
     agreement_id: str | None = None
     activity_id: str | None = None
+    # False for a request refused for a missing or wrong bearer token (nothing else is trusted).
+    authenticated: bool = True
 
 
 class RecordSink(Protocol):

@@ -152,19 +152,16 @@ class Sidecar:
         app = web.Application(client_max_size=config.proxy.max_body_bytes)
         app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
         checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
-        if self.gpu is not None:
-            gpu = self.gpu
-
-            async def gpu_ready() -> tuple[bool, str]:
-                ready, detail = gpu.readiness()
-                return bool(ready), str(detail)
-
-            checks["gpu"] = gpu_ready
+        for name, component in (("gpu", self.gpu), ("receipts", self.receipts)):
+            if component is not None:
+                checks[name] = _readiness_of(component)
         extra = self.receipts.admin_routes() if self.receipts is not None else []
         expositions = [self.gpu.exposition] if hasattr(self.gpu, "exposition") else []
         admin = build_admin_app(self.registry, checks, extra, expositions)
         self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
         self.admin_port = await self._serve(admin, admin_host, admin_port)
+        if self.receipts is not None:
+            self.receipts.announce_admin(f"http://{_url_host(admin_host)}:{self.admin_port}")
         self._metrics = metrics
         self._probe_task = spawn(self._probe_loop(), name="upstream-probe")
         log.info(
@@ -287,3 +284,24 @@ def _upstream_address(url: str) -> tuple[str, int]:
     host = parsed.host or "127.0.0.1"
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return host, port
+
+
+def _readiness_of(component: Any) -> ReadinessCheck:
+    """A /readyz check from a component's synchronous `readiness() -> (ok, detail)`."""
+
+    async def check() -> tuple[bool, str]:
+        ready, detail = component.readiness()
+        return bool(ready), str(detail)
+
+    return check
+
+
+def _url_host(host: str) -> str:
+    """The host part of a URL that reaches a listener bound to `host` from this machine."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:
+        return "127.0.0.1" if address.version == 4 else "[::1]"
+    return f"[{address}]" if address.version == 6 else str(address)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
@@ -88,7 +89,7 @@ def sign_with(s: Signer):
 
 
 def writer(
-    store: ReceiptStore, s: Signer, registry: CollectorRegistry | None = None, **kwargs: float
+    store: ReceiptStore, s: Signer, registry: CollectorRegistry | None = None, **kwargs: Any
 ) -> LogWriter:
     tree, latest = recover(store, s.verifier())
     kwargs.setdefault("flush_interval", 0.02)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import sys
+import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,25 +16,34 @@ import pytest
 from aiohttp import web
 
 from receipts import ReceiptService, TlogProof, VerifierKey, verify_tlog_proof
+from receipts._store import Batch, MemoryStore
 from receipts._wire import row_from_json
-from tests.receipts._support import OUTCOMES, config, record
+from tests.receipts._support import OUTCOMES, config, record, signer
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@asynccontextmanager
+async def serving(routes: list[web.RouteDef]) -> AsyncIterator[str]:
+    """The routes on a loopback port; yields the base URL."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[tuple[ReceiptService, str]]:
     service = ReceiptService(config(tmp_path, checkpoint_interval_seconds=3600))
     service.start()
-    app = web.Application()
-    app.add_routes(service.admin_routes())
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield service, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(service.admin_routes()) as url:
+        yield service, url
     service.stop()
 
 
@@ -112,11 +123,20 @@ async def test_cli_works_while_the_service_runs(
     assert code == 0, err
     code, _, err = await _cli("--data-dir", str(tmp_path), "--admin", url, "verify", "--all")
     assert code == 0 and "12 OK, 0 FAIL" in err, err
-    code, _, err = await _cli("--admin", url, "audit")
+    code, _, err = await _cli("--data-dir", str(tmp_path), "--admin", url, "audit")
+    assert code == 0 and "the writer stored 12, refused 0, dropped 0" in err, err
+    # the verifier key is the data dir's own or --key, never the one the API names
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = await _cli("--data-dir", str(empty), "--admin", url, "audit")
+    assert code == 2 and "--key VKEY is required" in err, err
+    code, _, err = await _cli(
+        "--data-dir", str(empty), "--admin", url, "audit", "--key", service.verifier_key
+    )
     assert code == 0, err
     code, out, _ = await _cli("--admin", url, "pubkey")
     assert out.strip() == service.verifier_key
-    code, _, err = await _cli("--admin", url, "verify", "nope")
+    code, _, err = await _cli("--data-dir", str(tmp_path), "--admin", url, "verify", "nope")
     assert code == 1 and "FAIL: nope: unknown request ID" in err
     code, _, err = await _cli("--admin", "http://127.0.0.1:9", "verify", "--all")
     assert code == 2 and "cannot reach" in err and "Traceback" not in err
@@ -153,3 +173,111 @@ async def test_a_request_id_sent_twice_answers_the_latest_or_the_index_asked_for
     code, _, err = await _cli("--data-dir", str(tmp_path), "--admin", url, "verify", "dup")
     assert code == 0, err
     assert "OK: dup#0: index 0 " in err and "OK: dup#2: index 2 " in err
+
+
+async def test_query_parameters_out_of_range_are_a_400_naming_them(
+    running: tuple[ReceiptService, str],
+) -> None:
+    _, url = running
+    bad = [
+        ("/receipts/list", {"limit": "-1"}, "limit"),
+        ("/receipts/list", {"since_ns": str(1 << 64)}, "since_ns"),
+        ("/receipts/list", {"model": "m" * 2000}, "model"),
+        ("/receipts/entries", {"start": "-5"}, "start"),
+        ("/receipts/entries", {"limit": "-1"}, "limit"),
+        ("/receipts/checkpoint", {"fresh": "yes"}, "fresh"),
+        ("/receipts/receipt/x", {"index": "-1"}, "index"),
+        ("/receipts/receipt/x/proof", {"index": "99999999999999999999"}, "index"),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for path, params, name in bad:
+            async with http.get(url + path, params=params) as r:
+                assert r.status == 400, (path, params, r.status)
+                assert (await r.json())["error"].startswith(f"{name}: ")
+
+
+class _StuckStore(MemoryStore):
+    """A store whose writes never return while `hold` is set (a disk that hangs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+
+    def write(self, batch: Batch) -> None:
+        self.hold.wait()
+        super().write(batch)
+
+
+async def test_a_fresh_checkpoint_that_cannot_be_stored_is_a_503_not_a_stale_200(
+    tmp_path: Path,
+) -> None:
+    store = _StuckStore()
+    service = ReceiptService(config(tmp_path), store=store)
+    store.hold.set()
+    service.start()
+    service.submit(record(0))
+    assert await asyncio.to_thread(service.flush, 5.0, checkpoint=True)
+    store.hold.clear()
+    service.submit(record(1))
+    try:
+        async with serving(service.admin_routes()) as url, aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/receipts/checkpoint", params={"fresh": "1"}) as r:
+                assert r.status == 503
+                assert "timed out" in (await r.json())["error"]
+            async with http.get(f"{url}/receipts/checkpoint") as r:  # the stored one, as asked
+                assert r.status == 200
+    finally:
+        store.hold.set()
+        service.stop()
+
+
+_MALFORMED: list[tuple[str, object]] = [
+    ("/receipts/entries", {"entries": [{"seq": "x"}]}),
+    ("/receipts/entries", {"entries": 7}),
+    ("/receipts/checkpoints", {"checkpoints": [{"size": 1}]}),
+    ("/receipts/pubkey", {"origin": "o", "verifier_key": "v", "size": 0, "watermark": "many"}),
+]
+
+
+@pytest.mark.parametrize(("broken", "answer"), _MALFORMED)
+async def test_malformed_admin_answers_are_exit_2_with_a_message(
+    tmp_path: Path, broken: str, answer: object
+) -> None:
+    good: dict[str, object] = {
+        "/receipts/pubkey": {
+            "origin": "o",
+            "verifier_key": "v",
+            "size": 1,
+            "watermark": {"stored": 0, "refused": 0, "dropped": 0},
+        },
+        "/receipts/entries": {"entries": []},
+        "/receipts/checkpoints": {"checkpoints": []},
+    }
+    good[broken] = answer
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(good.get(request.path, {}))
+
+    key = str(signer("o").verifier())
+    async with serving([web.get("/{tail:.*}", handler)]) as url:
+        code, _, err = await _cli(
+            "--data-dir", str(tmp_path), "--admin", url, "audit", "--key", key
+        )
+    assert code == 2, err
+    assert err.startswith(f"error: {url}/receipts/") and err.count("\n") == 1, err
+
+
+async def test_a_held_database_is_read_through_its_own_sidecar_s_noted_admin_api(
+    running: tuple[ReceiptService, str], tmp_path: Path
+) -> None:
+    # This process holds the database, as a running sidecar does: the CLI must ask the admin API
+    # that this data dir's sidecar noted, never a default address (another sidecar's log).
+    service, url = running
+    service.submit(record(0))
+    await asyncio.to_thread(service.flush)
+    code, _, err = await _cli("--data-dir", str(tmp_path), "audit")
+    assert code == 2 and "names no admin API of its sidecar: pass --admin URL" in err, err
+    service.announce_admin(url)
+    assert (tmp_path / "admin.url").read_text() == url + "\n"
+    code, _, err = await _cli("--data-dir", str(tmp_path), "audit")
+    assert code == 0 and "OK: 1 receipts" in err, err

@@ -128,7 +128,9 @@ def test_history_rewritten_after_a_checkpoint_was_exported(tmp_path: Path) -> No
     held = tmp_path / "held.checkpoint"
     held.write_bytes(exported)
     # The provider rebuilds the log with the same key: different receipts, fresh checkpoints.
+    # (the watermark goes too: it alone would refuse the shorter log)
     (tmp_path / "receipts.duckdb").unlink()
+    (tmp_path / "receipts.watermark").unlink()
     build_log(tmp_path, 10, start=100)
     assert run_audit(tmp_path).returncode == 0  # self-consistent on its own
     result = run_audit(tmp_path, "--checkpoint", str(held))

@@ -130,3 +130,15 @@ def test_keygen_and_usage_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert cli("verify").returncode == 2
     assert cli("frobnicate").returncode == 2
+
+
+def test_a_deeply_nested_receipt_is_a_one_line_exit_2(
+    log: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, key = log
+    assert cli("--data-dir", str(data), "export", "req-000003", "-o", str(tmp_path)).returncode == 0
+    receipt, proof = tmp_path / "req-000003.json", tmp_path / "req-000003.tlog-proof"
+    receipt.write_text("[" * 200_000 + "]" * 200_000)
+    nested = cli("verify", "--receipt", str(receipt), "--proof", str(proof), "--key", key)
+    assert nested.returncode == 2, nested.stderr
+    assert nested.stderr.strip() == "error: receipt is not valid JSON: nested too deeply"

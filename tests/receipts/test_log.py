@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,13 +10,14 @@ from prometheus_client import CollectorRegistry
 
 from receipts import metric_names as names
 from receipts._errors import ReceiptsError, StoreError, StoreRefusedError
-from receipts._log import recover
+from receipts._log import LogMetrics, LogWriter, recover
 from receipts._merkle import MerkleTree, leaf_hash
 from receipts._note import open_checkpoint
 from receipts._receipt import SignedReceipt, verify_receipt
-from receipts._store import Batch, MemoryStore
+from receipts._store import Batch, MemoryStore, SpanRow
 from receipts._store_duckdb import DuckDBStore
-from tests.receipts._support import OUTCOMES, record, signer, wait_for, writer
+from receipts._watermark import Watermark
+from tests.receipts._support import OUTCOMES, record, sign_with, signer, wait_for, writer
 
 
 def test_every_record_becomes_one_stored_signed_receipt_in_order() -> None:
@@ -202,12 +204,86 @@ class _RefusesThenFails(MemoryStore):
             raise
 
 
-def test_overflow_is_counted_not_blocking() -> None:
+def test_pending_receipts_are_bounded_in_bytes_and_a_full_queue_is_not_ready() -> None:
     registry = CollectorRegistry()
-    w = writer(MemoryStore(), signer(), registry, max_pending=2)
-    for i in range(5):  # not started: nothing drains the queue
+    w = writer(MemoryStore(), signer(), registry, max_pending_bytes=5000)
+    for i in range(5):  # not started: nothing drains the queue; about 2 KB a record
         w.submit(record(i))
     assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "overflow"}) == 3
+    assert registry.get_sample_value(names.RECEIPTS_PENDING) == 2
+    assert 4000 < (registry.get_sample_value(names.RECEIPTS_PENDING_BYTES) or 0) <= 5000
+    # a model name of a megabyte takes a megabyte of the bound, not one slot of a million
+    w.submit(record(5, model="m" * 1_000_000))
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "overflow"}) == 4
+    w2 = writer(MemoryStore(), signer(), CollectorRegistry(), max_pending_bytes=4096)
+    w2.submit(record(0))
+    w2.submit(record(1))
+    ready, detail = w2.readiness()
+    assert not ready and "pending receipts full" in detail
+    w.start()
+    assert w.barrier().wait(10)
+    assert w.readiness()[0] and registry.get_sample_value(names.RECEIPTS_PENDING_BYTES) == 0
+    w.stop()
+    assert w.watermark == Watermark(stored=2, refused=0, dropped=4)
+
+
+def test_a_store_that_keeps_failing_is_not_ready_and_is_counted() -> None:
+    store, registry = MemoryStore(fail_writes=1000), CollectorRegistry()
+    w = writer(store, signer(), registry, stuck_after=3)
+    w.start()
+    w.submit(record(0))
+    wait_for(lambda: not w.readiness()[0])
+    detail = w.readiness()[1]
+    assert "receipt store failing" in detail and "no space left on device" in detail
+    assert registry.get_sample_value(names.WRITER_STUCK) == 1
+    assert not w.barrier().wait(0.2)  # a flush that cannot finish says so
+    store.fail_writes = 0
+    assert w.barrier().wait(10)
+    assert w.readiness()[0] and registry.get_sample_value(names.WRITER_STUCK) == 0
+    w.stop()
+    assert store.size() == 1
+
+
+def test_a_lone_surrogate_is_refused_by_duckdb_alone_and_the_rest_is_stored(
+    tmp_path: Path,
+) -> None:
+    # DuckDB raises InvalidInputException for text that is not UTF-8: that row is refused, the
+    # batch is not retried forever (classification rejects such text too; the store is robust
+    # on its own).
+    store, s, registry = DuckDBStore(tmp_path / "r.duckdb"), signer(), CollectorRegistry()
+    marks: list[Watermark] = []
+    tree, latest = recover(store, s.verifier())
+    sign = sign_with(s)
+    w = LogWriter(
+        store,
+        s,
+        lambda r: sign(replace(r, model="llama3.2:3b")),  # only the row's column is bad
+        tree,
+        latest,
+        LogMetrics.create(registry),
+        flush_interval=0.3,
+        persist=marks.append,
+    )
+    for i in range(5):  # queued before the thread starts: one batch
+        w.submit(record(i, model="fake\ud800" if i == 2 else "llama3.2:3b"))
+    w.submit_span(span(1, "fine"))
+    w.submit_span(span(2, "fake\ud800"))
+    w.start()
+    assert w.barrier(checkpoint=True).wait(10)
+    w.submit(record(5))
+    assert w.barrier(checkpoint=True).wait(10)
+    w.stop()
+    assert [r.request_id for r in store.entries(0, 10)] == [f"req-{i:06d}" for i in (0, 1, 3, 4, 5)]
+    assert [sp.name for sp in store.spans(f"{1:032x}")] == ["fine"]
+    tree, latest = recover(store, s.verifier())
+    assert tree.size == 5 and latest is not None and latest.size == 5
+    assert registry.get_sample_value(names.RECEIPT_FAILURES, {"stage": "span"}) == 1
+    assert marks[-1] == Watermark(stored=5, refused=1, dropped=0)
+    store.close()
+
+
+def span(trace: int, name: str) -> SpanRow:
+    return SpanRow(f"{trace:032x}", f"{trace:016x}", None, name, "CLIENT", 1, 2, "{}", "OK")
 
 
 def _log_with(path: Path, n: int) -> tuple[DuckDBStore, object]:

@@ -93,15 +93,15 @@ def test_body_carries_what_a_requestor_needs() -> None:
     assert "salt" not in text
 
 
-def test_request_header_ids_win_over_config() -> None:
+def test_the_agreement_ids_are_the_ones_given_never_the_client_header_on_its_own() -> None:
     body = receipt_body(
-        make_record(agreement_id="from-header"),
+        make_record(agreement_id="from-header", activity_id="from-header"),
         origin=ORIGIN,
         key_id="00000000",
         agreement_id="from-config",
         activity_id="",
     )
-    assert body["agreement_id"] == "from-header"
+    assert body["agreement_id"] == "from-config"
     assert "activity_id" not in body
 
 

@@ -213,3 +213,26 @@ def test_sigkill_keeps_what_was_committed_and_restart_continues(tmp_path: Path) 
     verify = cli(tmp_path, "verify", "--all")
     assert verify.returncode == 0, verify.stderr[-2000:]
     assert f"{size + 1} OK, 0 FAIL" in verify.stderr
+
+
+@pytest.mark.slow
+def test_a_log_shortened_after_sigkill_fails_the_audit_and_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    proc, stored = _run_until_stored(tmp_path, 80)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    mark = json.loads((tmp_path / "receipts.watermark").read_text())
+    assert mark["stored"] >= stored
+    wal = tmp_path / "receipts.duckdb.wal"
+    with wal.open("r+b") as f:  # half of the WAL is lost (a disk that lied about its flush)
+        f.truncate(wal.stat().st_size // 2)
+    audit = cli(tmp_path, "audit")
+    assert audit.returncode == 1, audit.stderr
+    assert f"FAIL: log truncated: the writer stored {mark['stored']} receipts, only " in (
+        audit.stderr
+    )
+    with pytest.raises(StoreError, match=f"the writer stored {mark['stored']} receipts"):
+        ReceiptService(config(tmp_path)).start()

@@ -154,3 +154,8 @@ class FakeReceipts:
 
     def admin_routes(self) -> list[Any]:
         return []
+
+    def readiness(self) -> tuple[bool, str]:
+        return True, "fake receipts"
+
+    def announce_admin(self, url: str) -> None: ...
