@@ -8,8 +8,6 @@ rendering of `ApiError`s. It also keeps the request counters behind `/_emulator/
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -33,39 +31,15 @@ from telemetry._emulator_wire import (
     read_json,
 )
 from telemetry._errors import ConfigError
+from telemetry.core._hosts import host_allowed, loopback_socket
 
 CONTROL_PREFIX = "/_emulator/"
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
-
-
-def host_allowed(host: str) -> bool:
-    """Ollama's `allowedHost`: empty, localhost, this machine, a local IP, or a local suffix."""
-    if host.startswith("["):
-        name = host[1 : host.find("]")]
-    elif host.count(":") == 1:
-        name = host.rsplit(":", 1)[0]
-    else:
-        name = host
-    name = name.lower().rstrip(".")
-    if name in ("", "localhost", socket.gethostname().lower()):
-        return True
-    try:
-        ip = ipaddress.ip_address(name)
-    except ValueError:
-        return name.endswith(_LOCAL_SUFFIXES)
-    return ip.is_loopback or ip.is_private or ip.is_unspecified or ip.is_link_local
 
 
 def _bound_to_loopback(request: web.Request) -> bool:
     transport = request.transport
-    sockname = transport.get_extra_info("sockname") if transport is not None else None
-    if not isinstance(sockname, tuple):
-        return False
-    try:
-        return ipaddress.ip_address(sockname[0]).is_loopback
-    except ValueError:
-        return False
+    return transport is not None and loopback_socket(transport.get_extra_info("sockname"))
 
 
 @web.middleware
