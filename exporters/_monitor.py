@@ -75,6 +75,11 @@ class GpuMonitor:
         self._residency: dict[str, ModelResidency] = {}
         self._digests: dict[str, str] = {}
         self._wanted: dict[str, float] = {}
+        # Wanted models already looked up in /api/tags, and the current fast-poll spacing: it
+        # doubles while models stay wanted, so an unknown model (or a client sending many) costs
+        # a few quick polls, then the normal rate.
+        self._looked_up: set[str] = set()
+        self._fast = _FAST_POLL_SECONDS
         self._refs_for: GpuSnapshot | None = None
         self._refs: tuple[GpuRef, ...] = ()
         self._wake: asyncio.Event | None = None
@@ -189,7 +194,7 @@ class GpuMonitor:
         assert self._wake is not None
         next_version = next_tags = 0.0
         while not self._stopping:
-            now = time.monotonic()
+            now = started = time.monotonic()
             try:
                 if now >= next_version:
                     version = parse_version(await self._ollama.get_json("/api/version"))
@@ -199,8 +204,11 @@ class GpuMonitor:
                 loaded = parse_ps(await self._ollama.get_json("/api/ps"))
                 self._residency = {model_key(r.name): r for r in loaded}
                 self._residency.update({model_key(r.model): r for r in loaded})
-                if now >= next_tags or any(k not in self._digests for k in self._wanted):
+                if now >= next_tags or any(
+                    k not in self._digests and k not in self._looked_up for k in self._wanted
+                ):
                     self._digests = parse_tags(await self._ollama.get_json("/api/tags"))
+                    self._looked_up = set(self._wanted)
                     next_tags = now + _TAGS_EVERY_SECONDS
                 if self._view is not None and not self._view.up:
                     log.info("Ollama answers again at its API")
@@ -218,8 +226,14 @@ class GpuMonitor:
                 if deadline > now and k not in self._residency
             }
             interval = self._config.gpu.ollama_poll_interval_seconds
+            gap = min(interval, self._fast)
             if self._wanted:
-                interval = min(interval, _FAST_POLL_SECONDS)
+                interval = gap
+                self._fast = min(gap * 2, self._config.gpu.ollama_poll_interval_seconds)
+            else:
+                self._fast = _FAST_POLL_SECONDS
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
+            # A newly wanted model wakes the loop, but never sooner than the current spacing.
+            await asyncio.sleep(max(0.0, started + gap - time.monotonic()))

@@ -268,3 +268,23 @@ async def test_placement_from_the_real_emulator_over_http() -> None:
             assert _sample(monitor, m.OLLAMA_INFO, {"version": config.version}) == 1.0
         finally:
             await monitor.stop()
+
+
+async def test_unknown_models_do_not_raise_the_ollama_poll_rate() -> None:
+    # One unknown model used to poll /api/ps and /api/tags every 0.25 s for a minute, and
+    # every new name woke the poller at once.
+    ollama = FakeOllamaClient({"/api/version": {"version": "0.12.3"}, "/api/tags": {"models": []}})
+    ollama.set_ps()
+    config = _config(ollama_poll_interval_seconds=2.0, enabled=False)
+    monitor = GpuMonitor(config, CollectorRegistry(), sources=[], ollama=ollama)
+    await monitor.start()
+    try:
+        await _until(lambda: "/api/ps" in ollama.requests)
+        for n in range(30):  # one request a model, and a client inventing names
+            monitor.note_request(f"no-such-model-{n}:1b")
+            await asyncio.sleep(0.05)
+    finally:
+        await monitor.stop()
+    # 1.5 s: the first poll, then 0.25 s, 0.5 s, 1 s apart; /api/tags once per new name batch.
+    assert ollama.requests.count("/api/ps") <= 4
+    assert ollama.requests.count("/api/tags") <= 4
