@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -30,13 +31,65 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"), default=str)
 
 
+# Loggers configured by `configure_logging`: the project's packages, and aiohttp (its children
+# aiohttp.server, .access, .web, .internal, .client propagate to it).
+LOGGERS = ("ollama_sidecar", "exporters", "receipts", "aiohttp")
+_PLACEHOLDER = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdrifxXeEgGa%]")
+
+
+class ForeignLogFilter(logging.Filter):
+    """aiohttp's own messages, made safe and bounded.
+
+    A malformed request makes aiohttp log the parser's exception, whose text quotes the raw
+    request line or header (a bearer token included). Only the message template (placeholders
+    blanked), the exception's type and its HTTP status are kept, never the arguments nor the
+    exception text, and at most `burst` lines, then `per_second`, get through; the next line that
+    does carries how many were suppressed.
+    """
+
+    def __init__(self, per_second: float = 1.0, burst: int = 10) -> None:
+        super().__init__()
+        self._rate = per_second
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            self._suppressed += 1
+            return False
+        self._tokens -= 1
+        template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
+        record.msg, record.args = _PLACEHOLDER.sub("-", template), None
+        fields: dict[str, Any] = {}
+        if record.exc_info and record.exc_info[0] is not None:
+            error = record.exc_info[1]
+            fields["error"] = record.exc_info[0].__name__
+            status = getattr(error, "status", None) or getattr(error, "code", None)
+            if isinstance(status, int):
+                fields["status"] = status
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        if self._suppressed:
+            fields["suppressed"] = self._suppressed
+            self._suppressed = 0
+        record.fields = fields
+        return True
+
+
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
-    # The packages log under their own names; the sidecar's output is one JSON stream.
-    for name in ("ollama_sidecar", "exporters", "receipts"):
+    foreign = logging.StreamHandler(handler.stream)
+    foreign.setFormatter(JsonFormatter())
+    foreign.addFilter(ForeignLogFilter())
+    # Every package logs under its own name; the sidecar's output is one JSON stream.
+    for name in LOGGERS:
         logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
+        logger.handlers[:] = [foreign if name == "aiohttp" else handler]
         logger.setLevel(level.upper())
         logger.propagate = False
 

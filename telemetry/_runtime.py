@@ -12,6 +12,11 @@ T = TypeVar("T")
 def run(main: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
+
+        found = True
     except ImportError:
+        found = False
+    # Outside the `except`: errors the loop raises must not carry the ImportError as context.
+    if not found:
         return asyncio.run(main)
     return uvloop.run(main)

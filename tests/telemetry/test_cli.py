@@ -81,3 +81,20 @@ def test_busy_port_is_one_line_not_a_traceback(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "ollama-sidecar:" in result.stderr
+
+
+@pytest.mark.parametrize("uvloop_installed", [True, False])
+def test_loop_errors_do_not_carry_the_uvloop_import_error(
+    uvloop_installed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from telemetry._runtime import run as run_loop
+
+    if not uvloop_installed:
+        monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` raises ImportError
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError) as raised:
+        run_loop(fails())
+    assert raised.value.__context__ is None and raised.value.__cause__ is None
