@@ -54,6 +54,14 @@ class ProxyConfig:
     # The admin listener has no authentication: it binds loopback unless this is set.
     admin_allow_remote: bool = False
     log_requests: bool = True
+    # Client connections (both listeners; docs/decisions/0009): a request head must be complete
+    # this long after its first byte, an idle keep-alive connection closes after this long
+    # without a request, a request body must arrive whole within this long, and connections
+    # beyond the cap get a 503 and are closed.
+    header_timeout_seconds: float = 10.0
+    keepalive_timeout_seconds: float = 60.0
+    body_timeout_seconds: float = 120.0
+    max_client_connections: int = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +359,10 @@ def _validate(config: Config) -> None:
     _validate_upstream(config.proxy.upstream)
     if config.proxy.max_body_bytes <= 0:
         raise ConfigError("proxy.max_body_bytes: expected a positive number of bytes")
+    for key in ("header_timeout_seconds", "keepalive_timeout_seconds", "body_timeout_seconds"):
+        _positive(f"proxy.{key}", getattr(config.proxy, key))
+    if config.proxy.max_client_connections <= 0:
+        raise ConfigError("proxy.max_client_connections: expected a positive number")
     if not 0 < config.slo.timeout_objective < 1:
         raise ConfigError("slo.timeout_objective: expected a ratio between 0 and 1")
     if config.receipts.flush_interval_seconds <= 0 or config.receipts.flush_interval_seconds > 5:

@@ -65,6 +65,16 @@ class ProxyResponse(web.StreamResponse):
         if not self._upstream_server:
             self._headers.popall("Server", None)
 
+    @property
+    def has_body(self) -> bool:
+        """False for a HEAD answer (or a 204/304), once prepared: whatever the proxy has to say,
+        bytes after its head would be read as the next response on a keep-alive connection."""
+        return not self._must_be_empty_body
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.has_body:
+            await super().write(data)
+
 
 class Proxy:
     def __init__(
@@ -86,9 +96,13 @@ class Proxy:
         self._hash_content = hash_content
         # Request headers not forwarded as they are: Host is rewritten, aiohttp sets the length
         # of a body it sends whole, and the sidecar's own bearer token is not Ollama's business.
+        # `Expect: 100-continue` was answered here already (aiohttp sends the 100 before the
+        # handler reads the body); forwarded, it would make the client library wait for a 100
+        # that an upstream need not send.
         own = {"authorization"} if auth_token else set()
-        self._drop = frozenset({"host", "content-length", *own})
-        self._drop_upload = frozenset({"host", *own})
+        self._drop = frozenset({"host", "content-length", "expect", *own})
+        self._drop_upload = frozenset({"host", "expect", *own})
+        self._body_timeout = config.proxy.body_timeout_seconds
         upstream = URL(config.proxy.upstream)
         # Scheme, host, port and any path prefix (an Ollama behind another proxy's /ollama).
         self._base = str(upstream.with_query(None).with_fragment(None)).rstrip("/")
@@ -131,6 +145,9 @@ class Proxy:
         ex = Exchange(request_id, method, path, started, start_unix_ns)
         ex.agreement_id = _optional_id(headers.get(GOLEM_AGREEMENT))
         ex.activity_id = _optional_id(headers.get(GOLEM_ACTIVITY))
+        if not request.raw_path.startswith("/"):
+            # An absolute-form target (`GET http://host/path`) is for forward proxies.
+            return await self._refuse(request, ex, 400, "request target must be a path")
         if self._auth is not None and not _authorized(headers.get("Authorization"), self._auth):
             ex.authenticated = False
             return await self._refuse(request, ex, 401, "unauthorized")
@@ -138,9 +155,12 @@ class Proxy:
         streamed_upload = path.startswith(BLOB_PREFIX)
         if not streamed_upload and request.body_exists:
             try:
-                body = await request.read()
+                async with asyncio.timeout(self._body_timeout):
+                    body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 return await self._refuse(request, ex, 413, "request body too large")
+            except TimeoutError:
+                return await self._refuse(request, ex, 408, "request body timeout", close=True)
         ex.route = route = classify(method, path, body)
         if route.model and route.is_inference and self._model_info is not None:
             try:
@@ -310,7 +330,7 @@ class Proxy:
         if response is None or not response.prepared:
             return await self._refuse(request, ex, status, message, record_failure=False)
         if "Content-Length" not in response.headers:
-            tail = stream_error(ex.sse, message)
+            tail = stream_error(ex.sse, message) if response.has_body else b""
             ex.sent(tail)
             try:
                 await response.write(tail)
@@ -329,6 +349,7 @@ class Proxy:
         message: str,
         *,
         record_failure: bool = True,
+        close: bool = False,
     ) -> web.StreamResponse:
         if record_failure:
             ex.reject(status)
@@ -339,11 +360,14 @@ class Proxy:
         if ex.salt is not None:
             headers[RECEIPT_SALT] = ex.salt.hex()
         payload = error_body(ex.path, status, message)
-        ex.sent(payload)
         response = ProxyResponse(status=status, headers=headers)
         response.content_length = len(payload)
+        if close:
+            response.force_close()
         try:
             await response.prepare(request)
+            if response.has_body:
+                ex.sent(payload)
             await response.write(payload)
             await response.write_eof()
         finally:

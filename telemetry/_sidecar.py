@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import os
 import signal
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,13 @@ from telemetry._proxy import Proxy
 from telemetry._record import ModelInfo, RecordSink
 from telemetry._tasks import spawn
 from telemetry._tracing import Tracing, build_tracer_provider
+from telemetry.app._listener import (
+    GuardedSite,
+    ListenerCounts,
+    ListenerLimits,
+    host_guard,
+    raise_file_limit,
+)
 
 log = logging.getLogger("ollama_sidecar")
 
@@ -47,9 +55,15 @@ def read_auth_token(path: Path | None) -> bytes | None:
     if path is None:
         return None
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
         token = path.read_bytes().strip()
     except OSError as exc:
         raise ConfigError(f"proxy.auth_token_file: cannot read {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"proxy.auth_token_file: {path} has mode {mode:04o} and is accessible by group or "
+            f"others; run `chmod 600 {path}`"
+        )
     if not token:
         raise ConfigError(f"proxy.auth_token_file: {path} is empty")
     return token
@@ -92,6 +106,7 @@ class Sidecar:
         self.tracing: Tracing | None = None
         self.listen_port = 0
         self.admin_port = 0
+        self.cut_off = ListenerCounts()
 
     async def start(self) -> None:
         """Start everything, or stop what was started and re-raise."""
@@ -116,6 +131,13 @@ class Sidecar:
                 f"refusing to serve the admin listener (metrics, receipts API; no "
                 f"authentication) on non-loopback address {admin_host}: set "
                 "proxy.admin_allow_remote = true to allow it"
+            )
+        soft, _ = raise_file_limit()
+        # Each proxied connection holds two descriptors: the client's and one to Ollama.
+        if soft < 2 * config.proxy.max_client_connections + 64:
+            log.warning(
+                "the open-file limit is below what proxy.max_client_connections needs",
+                extra={"fields": {"nofile": soft, "max": config.proxy.max_client_connections}},
             )
         # `_created` series double the scrape for nothing Prometheus uses.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -158,6 +180,9 @@ class Sidecar:
         extra = self.receipts.admin_routes() if self.receipts is not None else []
         expositions = [self.gpu.exposition] if hasattr(self.gpu, "exposition") else []
         admin = build_admin_app(self.registry, checks, extra, expositions)
+        for application, bound in ((app, host), (admin, admin_host)):
+            if is_loopback(bound):
+                application.middlewares.append(host_guard(bound))
         self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
         self.admin_port = await self._serve(admin, admin_host, admin_port)
         if self.receipts is not None:
@@ -208,17 +233,14 @@ class Sidecar:
         runner = web.AppRunner(
             app,
             handler_cancellation=cancel_on_disconnect,
-            access_log=None,
             shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
-        await site.start()
         self._runners.append(runner)
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        limits = ListenerLimits.of(self.config.proxy)
+        site = GuardedSite(runner, host, port, limits, self.cut_off)
+        await site.start()
+        return site.port
 
     async def _probe_upstream(self) -> tuple[bool, str]:
         if self._probe_session is None:
