@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -236,3 +237,49 @@ def test_a_log_shortened_after_sigkill_fails_the_audit_and_refuses_to_start(
     )
     with pytest.raises(StoreError, match=f"the writer stored {mark['stored']} receipts"):
         ReceiptService(config(tmp_path)).start()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs (root only: skipped elsewhere), so the disk really fills up."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_retried_not_refused_and_readiness_is_red_until_it_frees(
+    small_disk: Path,
+) -> None:
+    registry = CollectorRegistry()
+    service = ReceiptService(config(small_disk), registry=registry)
+    service.start()
+    for i in range(10):
+        service.submit(record(i))
+    assert service.flush(5.0)
+    fill = small_disk / "fill"
+    with fill.open("wb") as f, pytest.raises(OSError, match="No space left"):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    for i in range(10, 500):
+        service.submit(record(i))
+    assert not service.flush(3.0)  # the flush says it did not finish
+    ready, detail = service.readiness()
+    assert not ready and "No space left on device" in detail, detail
+    assert registry.get_sample_value(names.WRITER_STUCK) == 1
+    fill.unlink()
+    assert service.flush(20.0)
+    assert service.readiness()[0] and service.store.size() == 500
+    service.stop()
+    assert json.loads((small_disk / "receipts.watermark").read_text())["stored"] == 500
+    assert cli(small_disk, "audit").returncode == 0
