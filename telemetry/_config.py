@@ -8,7 +8,9 @@ start with a `ConfigError` that names the key.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from telemetry._errors import ConfigError
+from telemetry.core._text import MAX_MODEL_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,25 +169,39 @@ class Config:
         raise ConfigError(f"default_tier: no tier named {name!r}")
 
     def tier_for(self, model: str | None) -> Tier:
-        """The tier whose glob patterns match `model` first; the default tier otherwise."""
+        """The tier whose glob patterns match `model` first; the default tier otherwise.
+
+        A name longer than any bounded model name (`MAX_MODEL_CHARS`) is not matched at all:
+        it gets the default tier, so the work per request and the cache's bytes stay bounded.
+        """
         key = model or ""
         tier = self._tier_cache.get(key)
         if tier is None:
+            if len(key) > MAX_MODEL_CHARS:
+                return self.tier_named(self.default_tier)
             tier = _tier_lookup(self.tiers, self.default_tier, key.lower())
             if len(self._tier_cache) < MAX_CACHED_MODELS:
                 self._tier_cache[key] = tier
         return tier
 
 
+# At most this many names of at most MAX_MODEL_CHARS characters each are cached.
 MAX_CACHED_MODELS = 4096
 
 
 def _tier_lookup(tiers: tuple[Tier, ...], default: str, model: str) -> Tier:
     bare = model if ":" in model else model + ":latest"
     for tier in tiers:
-        if any(fnmatch.fnmatchcase(bare, pattern) for pattern in tier.models):
+        if _matcher(tier.models).match(bare):
             return tier
     return next(t for t in tiers if t.name == default)
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regular expression for a tier's glob patterns (fnmatchcase semantics)."""
+    # No patterns match nothing ("(?!)"), not everything (the empty expression).
+    return re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns) or "(?!)")
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:

@@ -1,8 +1,11 @@
+import fnmatch
 from pathlib import Path
 
 import pytest
 
 from telemetry import ConfigError, load_config
+from telemetry._config import MAX_CACHED_MODELS
+from telemetry.core._text import MAX_MODEL_CHARS
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -95,3 +98,25 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml", env={})
+
+
+def test_tier_patterns_match_as_fnmatch_does() -> None:
+    config = load_config(env={})
+    names = ["llama3.2:1b", "qwen3:0.6b-q8", "Nomic-Embed-Text", "x:70b", "x:7b", "a", "tinyllama"]
+    for name in names:
+        bare = name.lower() if ":" in name else name.lower() + ":latest"
+        expected = next(
+            (t.name for t in config.tiers if any(fnmatch.fnmatchcase(bare, p) for p in t.models)),
+            config.default_tier,
+        )
+        assert config.tier_for(name).name == expected, name
+
+
+def test_tier_cache_is_bounded_in_entries_and_bytes() -> None:
+    config = load_config(env={})
+    assert config.tier_for("y" * (MAX_MODEL_CHARS + 1) + ":70b").name == config.default_tier
+    for i in range(MAX_CACHED_MODELS + 100):
+        config.tier_for(f"{i}:70b".rjust(MAX_MODEL_CHARS, "m"))
+    cache = config._tier_cache
+    assert len(cache) == MAX_CACHED_MODELS
+    assert max(map(len, cache)) <= MAX_MODEL_CHARS
