@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from telemetry._errors import SidecarError
+from telemetry.core._gojson import go_loads, go_string, go_struct
 
 JSON_TYPE = "application/json; charset=utf-8"
 NDJSON_TYPE = "application/x-ndjson"
@@ -101,11 +102,12 @@ async def read_json(request: web.Request, type_name: str) -> dict[str, Any]:
     if not raw.strip():
         raise BadRequest("missing request body")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        value = go_loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise BadRequest(f"invalid character in JSON body: {exc}") from None
-    if not isinstance(body, dict):
-        kind = type(body).__name__.replace("list", "array").replace("str", "string")
+    body = go_struct(value)
+    if body is None:
+        kind = type(value).__name__.replace("list", "array").replace("str", "string")
         raise BadRequest(f"json: cannot unmarshal {kind} into Go value of type {type_name}")
     return body
 
@@ -116,7 +118,7 @@ def field_of(body: dict[str, Any], key: str, kind: type | tuple[type, ...], defa
         return default
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise BadRequest(f"json: cannot unmarshal {key} of unexpected type")
-    return value
+    return go_string(value) if isinstance(value, str) else value
 
 
 async def pause(request: web.Request, seconds: float) -> None:

@@ -3,13 +3,19 @@ whether the response streams, and the sampling parameters worth putting on a spa
 
 Facts from ollama-api.md §1-§2: native generate/chat/pull/push/create stream when `stream` is
 absent; /v1 routes stream only when `stream` is true; embedding routes never stream.
+
+The body is read the way Ollama's Go decoder reads it (case-insensitive keys, the last duplicate
+wins: `telemetry.core._gojson`), and the model name is bounded and escaped before any sink sees
+it (`telemetry.core._text`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
+
+from telemetry.core._gojson import go_loads, go_string, go_struct
+from telemetry.core._text import MAX_MODEL_CHARS, bounded_text
 
 NATIVE: Final = "native"
 OPENAI: Final = "openai"
@@ -115,16 +121,13 @@ def classify(method: str, path: str, body: bytes | None) -> RouteInfo:
             _streams(path, None),
             NO_PARAMS,
         )
-    model = payload.get("model")
-    if not isinstance(model, str) or not model:
-        alt = payload.get("name")
-        model = alt if isinstance(alt, str) and alt else None
+    model = go_string(payload.get("model")) or go_string(payload.get("name"))
     params = _params(payload, inference[1]) if inference else NO_PARAMS
     return RouteInfo(
         endpoint=endpoint,
         operation=inference[0] if inference else None,
         api=inference[1] if inference else None,
-        model=model,
+        model=bounded_text(model, MAX_MODEL_CHARS) if model else None,
         streaming=_streams(path, payload),
         params=params,
     )
@@ -143,10 +146,9 @@ def _streams(path: str, payload: dict[str, Any] | None) -> bool:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return go_struct(go_loads(body))
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _params(payload: dict[str, Any], api: str) -> SamplingParams:
