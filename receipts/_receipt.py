@@ -130,6 +130,7 @@ def receipt_body(
             "response_bytes": _int(record.response_bytes, "response_bytes"),
             "agreement_id": agreement_id or None,
             "activity_id": activity_id or None,
+            "response_model": record.response_model,
         }
     )
 

@@ -14,6 +14,7 @@ from telemetry._record import (
     Placement,
     RequestRecord,
 )
+from telemetry.core._text import MAX_MODEL_CHARS, MAX_PATH_CHARS, bounded_text
 
 if TYPE_CHECKING:
     from telemetry._routes import RouteInfo
@@ -181,6 +182,7 @@ class Exchange:
         tap = self.tap
         span_ctx = self.span.get_span_context() if self.span is not None else None
         streaming = route.streaming if route is not None else False
+        model = route.model if route else None
         ttft_ns = None
         if streaming and self.first_token_ns is not None:
             ttft_ns = self.first_token_ns - self.started_ns
@@ -191,10 +193,10 @@ class Exchange:
             start_unix_ns=self.start_unix_ns,
             end_unix_ns=self.start_unix_ns + duration_ns,
             method=self.method,
-            path=self.path,
+            path=bounded_text(self.path, MAX_PATH_CHARS),
             endpoint=route.endpoint if route else "other",
             operation=route.operation if route else None,
-            model=route.model if route else None,
+            model=model,
             tier=self.tier,
             streaming=streaming,
             status=self.status,
@@ -214,4 +216,13 @@ class Exchange:
             agreement_id=self.agreement_id,
             activity_id=self.activity_id,
             authenticated=self.authenticated,
+            response_model=_mismatch(model, tap.response_model if tap else None),
         )
+
+
+def _mismatch(requested: str | None, answered: str | None) -> str | None:
+    """The response's model (bounded like the request's) when it differs from the request's."""
+    if answered is None or requested is None:
+        return None
+    answered = bounded_text(answered, MAX_MODEL_CHARS)
+    return answered if answered != requested else None

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from telemetry import metric_names as n
 from telemetry._config import Config, Tier
 from telemetry._record import Outcome, RequestRecord
+from telemetry.core._text import ELLIPSIS
 
 DURATION_BUCKETS = (
     0.01,
@@ -160,6 +161,12 @@ class ProxyMetrics:
             (n.LABEL_SINK,),
             registry=registry,
         )
+        self.model_mismatches = Counter(
+            n.counter_base(n.MODEL_MISMATCHES),
+            "Responses that named another model than the request was classified as.",
+            (n.LABEL_ENDPOINT,),
+            registry=registry,
+        )
         self.upstream_up = Gauge(
             n.UPSTREAM_UP,
             "1 when Ollama answered the last readiness probe.",
@@ -181,9 +188,11 @@ class ProxyMetrics:
             self.upstream_errors.labels(kind)
 
     def model_label(self, record: RequestRecord) -> str:
-        """Bound the label's cardinality: unknown models (404) and overflow share one value."""
+        """Bound the label's cardinality: unknown models (404), names that had to be escaped or
+        cut (no real model's name), and every name after the first MAX_MODEL_LABELS share one
+        value."""
         model = record.model or ""
-        if record.status == 404:
+        if record.status == 404 or "\\" in model or model.endswith(ELLIPSIS):
             return OTHER_MODEL
         if model in self._models:
             return model
@@ -199,6 +208,8 @@ class ProxyMetrics:
         if counter is None:
             counter = self._request_children[key] = self.requests.labels(*key)
         counter.inc()
+        if record.response_model is not None:
+            self.model_mismatches.labels(record.endpoint).inc()
         if record.outcome is Outcome.TIMEOUT and record.error_type:
             kind = record.error_type.removesuffix("_timeout")
             self.timeouts.labels(model, record.tier, kind).inc()

@@ -97,6 +97,8 @@ class RequestRecord:
     activity_id: str | None = None
     # False for a request refused for a missing or wrong bearer token (nothing else is trusted).
     authenticated: bool = True
+    # The model the response named, only when it is not the model the request was classified as.
+    response_model: str | None = None
 
 
 class RecordSink(Protocol):

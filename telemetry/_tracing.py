@@ -162,7 +162,7 @@ def _attributes(route: RouteInfo, record: RequestRecord) -> dict[str, Any]:
     attrs["gen_ai.provider.name"] = n.PROVIDER_NAME
     if route.model:
         attrs["gen_ai.request.model"] = route.model
-        attrs["gen_ai.response.model"] = route.model
+        attrs["gen_ai.response.model"] = record.response_model or route.model
     if route.streaming:
         attrs["gen_ai.request.stream"] = True
     params = route.params
