@@ -172,7 +172,7 @@ class Sidecar:
         )
         await self.proxy.start()
         app = web.Application(client_max_size=config.proxy.max_body_bytes)
-        app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
+        app.router.add_route("*", "/{tail:(?s:.*)}", self.proxy.handle)
         checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
         for name, component in (("gpu", self.gpu), ("receipts", self.receipts)):
             if component is not None:

@@ -135,6 +135,10 @@ async def test_invalid_text_in_a_model_name_reaches_no_sink(stack: Stack) -> Non
     for span in stack.spans.get_finished_spans():
         span.name.encode("utf-8")
         json.dumps(dict(span.attributes or {}), ensure_ascii=False).encode("utf-8")
+    # A path no route template matched before (a decoded newline) is proxied and recorded too.
+    newline, status, _ = await stack.post("/api/%0Ax", b"{}")
+    assert status == 404
+    assert (await stack.receipt(newline))["path"] == "/api/\\x0ax"
     # The log keeps working after it: a later, ordinary request gets its receipt too.
     later, status, _ = await stack.post("/api/generate", b'{"model":"llama3.2:3b","prompt":"x"}')
     assert status == 200
