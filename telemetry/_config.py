@@ -175,10 +175,10 @@ class Config:
         it gets the default tier, so the work per request and the cache's bytes stay bounded.
         """
         key = model or ""
+        if len(key) > MAX_MODEL_CHARS:  # checked first: even hashing a huge name costs
+            return self.tier_named(self.default_tier)
         tier = self._tier_cache.get(key)
         if tier is None:
-            if len(key) > MAX_MODEL_CHARS:
-                return self.tier_named(self.default_tier)
             tier = _tier_lookup(self.tiers, self.default_tier, key.lower())
             if len(self._tier_cache) < MAX_CACHED_MODELS:
                 self._tier_cache[key] = tier

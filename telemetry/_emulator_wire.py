@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from telemetry._errors import SidecarError
-from telemetry.core._gojson import go_loads, go_string, go_struct
+from telemetry.core._gojson import go_loads, go_map, go_string, go_struct
 
 JSON_TYPE = "application/json; charset=utf-8"
 NDJSON_TYPE = "application/x-ndjson"
@@ -105,11 +105,14 @@ async def read_json(request: web.Request, type_name: str) -> dict[str, Any]:
         value = go_loads(raw)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"invalid character in JSON body: {exc}") from None
-    body = go_struct(value)
-    if body is None:
+    fields = go_struct(value)
+    if fields is None:
         kind = type(value).__name__.replace("list", "array").replace("str", "string")
         raise BadRequest(f"json: cannot unmarshal {kind} into Go value of type {type_name}")
-    return body
+    try:
+        return {name: go_map(item) for name, item in fields.items()}
+    except RecursionError:
+        raise BadRequest("exceeded max depth") from None
 
 
 def field_of(body: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:

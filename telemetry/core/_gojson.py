@@ -42,17 +42,14 @@ def _one_byte_at_a_time(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("ollama_sidecar.go_utf8", _one_byte_at_a_time)
 
 
-class GoObject(dict[str, Any]):
-    """A JSON object with its keys in document order, duplicates included (`pairs`).
+class GoObject(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs in document order, duplicates included.
 
-    As a dict it is what Go decodes into a map: exact keys, the last duplicate wins.
+    A list subclass made by the C decoder itself, so reading a body costs little more than a
+    plain `json.loads`; `go_struct` and `go_map` give the views Go's decoder would.
     """
 
-    __slots__ = ("pairs",)
-
-    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
-        super().__init__(pairs)
-        self.pairs = pairs
+    __slots__ = ()
 
 
 def go_loads(body: bytes) -> Any:
@@ -63,11 +60,11 @@ def go_loads(body: bytes) -> Any:
 def go_struct(value: object) -> dict[str, Any] | None:
     """What a Go struct decoded from `value` holds, keyed by lower-case field name (None if
     `value` is not an object). Unknown keys are kept under their folded name too: harmless,
-    since no field reads them."""
+    since no field reads them. Nested values stay as decoded."""
     if not isinstance(value, GoObject):
         return None
     fields: dict[str, Any] = {}
-    for key, item in value.pairs:
+    for key, item in value:
         name = field_name(key)
         if name in MAP_FIELDS:
             item = _merged(fields.get(name), item, exact=True)
@@ -75,6 +72,16 @@ def go_struct(value: object) -> dict[str, Any] | None:
             item = _merged(fields.get(name), item, exact=False)
         fields[name] = item
     return fields
+
+
+def go_map(value: object) -> object:
+    """`value` with every object turned into a dict as Go decodes a map: exact keys, the last
+    duplicate wins (the emulator's view of nested values)."""
+    if isinstance(value, GoObject):
+        return {key: go_map(item) for key, item in value}
+    if isinstance(value, list):
+        return [go_map(item) for item in value]
+    return value
 
 
 def _merged(previous: object, item: object, *, exact: bool) -> object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from telemetry.core._gojson import field_name, go_loads, go_string, go_struct
+from telemetry.core._gojson import field_name, go_loads, go_map, go_string, go_struct
 
 
 def struct(body: bytes) -> dict[str, object]:
@@ -59,3 +59,9 @@ def test_not_an_object() -> None:
     assert go_struct(go_loads(b"[1]")) is None
     with pytest.raises(ValueError):
         go_loads(b"{")
+
+
+def test_go_map_is_the_exact_last_wins_view() -> None:
+    value = go_loads(b'{"a":[{"k":1,"k":2,"K":3}],"a":{"b":null}}')
+    assert go_map(value) == {"a": {"b": None}}
+    assert go_map(go_loads(b'[{"k":1,"k":2,"K":3}]')) == [{"k": 2, "K": 3}]
