@@ -7,8 +7,8 @@ from alerts._promql import duration
 from alerts._settings import RuleSettings
 from exporters import metric_names as gpu
 from receipts import metric_names as receipts
-from telemetry import Config
-from telemetry import metric_names as proxy
+from telemetry.core import Config
+from telemetry.core import metric_names as proxy
 
 SIDECAR_DOWN = f"{ALERT_PREFIX}Down"
 OLLAMA_UNREACHABLE = f"{ALERT_PREFIX}OllamaUnreachable"

@@ -22,8 +22,8 @@ from alerts._series import Phases, clock, counter, gauge
 from alerts._settings import MINUTE, RuleSettings
 from exporters import metric_names as gpu
 from receipts import metric_names as receipts
-from telemetry import Config
-from telemetry import metric_names as proxy
+from telemetry.core import Config
+from telemetry.core import metric_names as proxy
 
 INSTANCE = "sidecar-1:11436"
 MODEL = "llama3.1:8b"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from alerts._model import RecordingRule, RuleGroup
 from alerts._promql import duration, le_matcher
 from alerts._settings import RuleSettings
-from telemetry import Config, Tier
-from telemetry import metric_names as proxy
+from telemetry.core import Config, Tier
+from telemetry.core import metric_names as proxy
 
 LEVEL = "instance_tier"
 BY = "sum by (instance, tier)"

@@ -13,8 +13,8 @@ from alerts._model import ALERT_PREFIX, AlertRule
 from alerts._promql import duration
 from alerts._recording import over_budget_ratio, requests_rate, timeout_ratio
 from alerts._settings import BurnWindow, RuleSettings
-from telemetry import Config
-from telemetry import metric_names as proxy
+from telemetry.core import Config
+from telemetry.core import metric_names as proxy
 
 TIMEOUT_BURN = f"{ALERT_PREFIX}TimeoutBudgetBurn"
 LATENCY_BURN = f"{ALERT_PREFIX}LatencyBudgetBurn"

@@ -47,7 +47,7 @@ def start(args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.
 
 
 def sidecar_cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "telemetry.cli", *args]
+    return [sys.executable, "-m", "telemetry.app.cli", *args]
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:

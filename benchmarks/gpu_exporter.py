@@ -2,7 +2,7 @@
 
 `sample` is the CPU time per sampling round (process CPU: the worker handoff, building the
 metric families and rendering them to text once). The scrape is timed the way the sidecar
-serves it: real HTTP, from this process, to `telemetry._admin.build_admin_app` in a process
+serves it: real HTTP, from this process, to `telemetry.observe._admin.build_admin_app` in a process
 of its own, whose shared registry holds the
 proxy's metrics and the requests-by-processor counter. `new` appends the collector's
 pre-rendered `exposition()` bytes (the current design, no formatting per scrape); `old`
@@ -47,8 +47,8 @@ from exporters import (
     OllamaView,
 )
 from telemetry import Config
-from telemetry._admin import build_admin_app
-from telemetry._metrics import ProxyMetrics
+from telemetry.observe._admin import build_admin_app
+from telemetry.observe._metrics import ProxyMetrics
 
 GIB = 1 << 30
 

@@ -24,7 +24,7 @@ from _harness import free_port, rss_bytes, sidecar_cli, start, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telemetry import load_config
-from telemetry._config import Config
+from telemetry.core._config import Config
 
 
 def unbounded_lookup(config: Config, model: str) -> str:

@@ -12,7 +12,7 @@ from dashboards._gpus import gpus_dashboard
 from dashboards._receipts import receipts_dashboard
 from dashboards._requests import requests_dashboard
 from dashboards._slo import slo_dashboard
-from telemetry import Config
+from telemetry.core import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JSON_DIR = Path("dashboards") / "json"

@@ -8,7 +8,7 @@ from typing import Any
 import grafanalib.core as g
 
 from dashboards._panels import DATASOURCE
-from telemetry import metric_names as proxy
+from telemetry.core import metric_names as proxy
 
 SCHEMA_VERSION = 39
 TAGS = ["ollama-sidecar"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from dashboards._dashboard import INSTANCE, MODEL, RATE, TIER, dashboard, layout, sel
 from dashboards._panels import Query, heatmap, stat, timeseries
-from telemetry import metric_names as proxy
+from telemetry.core import metric_names as proxy
 
 FILTER = sel(INSTANCE, TIER, MODEL)
 

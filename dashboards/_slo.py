@@ -7,8 +7,8 @@ from typing import Any
 from alerts import RuleSettings, duration, over_budget_ratio, timeout_ratio
 from dashboards._dashboard import INSTANCE, MODEL, RATE, TIER, dashboard, layout, sel
 from dashboards._panels import Query, stat, table, timeseries
-from telemetry import Config
-from telemetry import metric_names as proxy
+from telemetry.core import Config
+from telemetry.core import metric_names as proxy
 
 REQ = proxy.REQUESTS
 BY_MODEL = f"{proxy.LABEL_MODEL}, {proxy.LABEL_TIER}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from alerts import RuleSettings
 from dashboards._build import REPO_ROOT, write_all
 from dashboards._errors import DashboardsError
-from telemetry import load_config
+from telemetry.core import load_config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from telemetry import ConfigError
+    from telemetry.core import ConfigError
 
     try:
         sys.exit(main())

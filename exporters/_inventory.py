@@ -17,7 +17,7 @@ from typing import Any
 
 from exporters._ollama import OllamaClient, OllamaUnavailable, parse_ps, parse_tags, parse_version
 from exporters._sampler import GpuSnapshot
-from telemetry import Tier
+from telemetry.core import Tier
 
 _GIB = 1024**3
 NO_GPU = "none found (CPU-only)"

@@ -36,7 +36,7 @@ from exporters._probe import default_sources
 from exporters._processor import decide, gpu_refs
 from exporters._sampler import CPU_BACKEND, GpuSampler, GpuSnapshot
 from exporters._source import GpuSource
-from telemetry import Config, GpuRef, Placement, Processor, RequestRecord, spawn
+from telemetry.core import Config, GpuRef, Placement, Processor, RequestRecord, spawn
 
 log = logging.getLogger(__name__)
 

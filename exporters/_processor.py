@@ -19,7 +19,7 @@ from __future__ import annotations
 from exporters._ollama import ModelResidency
 from exporters._sampler import GpuSnapshot
 from exporters._source import GpuReading
-from telemetry import UNKNOWN_PLACEMENT, GpuRef, Placement, Processor
+from telemetry.core import UNKNOWN_PLACEMENT, GpuRef, Placement, Processor
 
 
 def ollama_processor(size: int, size_vram: int) -> Processor:

@@ -21,7 +21,7 @@ from exporters._inventory import HostInventory, gather, render
 from exporters._ollama import AiohttpOllamaClient
 from exporters._probe import default_sources
 from exporters._sampler import GpuSampler, GpuSnapshot
-from telemetry import SidecarError, Tier, load_config
+from telemetry.core import SidecarError, Tier, load_config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

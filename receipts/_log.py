@@ -38,7 +38,7 @@ from receipts._merkle import MerkleTree, leaf_hash
 from receipts._note import Checkpoint, open_checkpoint, sign_checkpoint
 from receipts._store import Batch, CheckpointRow, ReceiptRow, ReceiptStore, SpanRow, iter_entries
 from receipts._watermark import Watermark
-from telemetry import RequestRecord
+from telemetry.core import RequestRecord
 
 log = logging.getLogger("receipts.log")
 

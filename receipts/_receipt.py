@@ -25,7 +25,7 @@ from receipts._jcs import MAX_SAFE_INT, canonical, encode
 from receipts._keys import Signer, VerifierKey, b64decode
 
 if TYPE_CHECKING:  # the CLI verifies receipts without importing the proxy
-    from telemetry import OllamaTimings, Placement, RequestRecord
+    from telemetry.core import OllamaTimings, Placement, RequestRecord
 
 RECEIPT_VERSION = 1
 SIGNATURE_ALG = "ed25519"

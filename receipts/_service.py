@@ -38,7 +38,7 @@ from receipts._spans import StoreSpanExporter
 from receipts._store import CheckpointRow, ReceiptStore, SpanRow
 from receipts._store_duckdb import DuckDBStore
 from receipts._watermark import Watermark, read_watermark, write_watermark
-from telemetry import Config, RequestRecord
+from telemetry.core import Config, RequestRecord
 
 log = logging.getLogger("receipts")
 

@@ -89,7 +89,7 @@ _COMMANDS: dict[str, tuple[Command, Callable[[argparse.Namespace], bool]]] = {
 
 
 def _default_data_dir() -> Path:
-    from telemetry._config import default_data_dir  # the proxy's package: only when needed
+    from telemetry.core._config import default_data_dir  # the proxy's package: only when needed
 
     return default_data_dir(os.environ)
 

@@ -1,9 +1,11 @@
-"""The transparent Ollama proxy and its telemetry: records, config, metrics, tracing, logs."""
+"""The transparent Ollama proxy and its telemetry, one room per concept (docs/architecture.md):
+core, tap, proxy, observe, emulator and app. This facade re-exports the public core and tap names.
+"""
 
-from telemetry._config import Config, Tier, Timeouts, load_config
-from telemetry._errors import ConfigError, SecurityError, SidecarError
-from telemetry._record import (
+from telemetry.core import (
     UNKNOWN_PLACEMENT,
+    Config,
+    ConfigError,
     GpuRef,
     ModelInfo,
     OllamaTimings,
@@ -12,9 +14,14 @@ from telemetry._record import (
     Processor,
     RecordSink,
     RequestRecord,
+    SecurityError,
+    SidecarError,
+    Tier,
+    Timeouts,
+    load_config,
+    spawn,
 )
-from telemetry._tap import Framing, StreamTap, TapResult, framing_for
-from telemetry._tasks import spawn
+from telemetry.tap import Framing, StreamTap, TapResult, framing_for
 
 __all__ = [
     "UNKNOWN_PLACEMENT",

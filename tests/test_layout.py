@@ -8,13 +8,12 @@ PACKAGES = ("telemetry", "exporters", "receipts", "dashboards", "alerts")
 
 # module -> (test module that covers it, why)
 COVERED_ELSEWHERE = {
-    "telemetry/_cli_demo.py": ("tests/telemetry/test_cli.py", "run as a subprocess"),
-    "telemetry/_cli_emulate.py": ("tests/telemetry/test_emulator_cli.py", "run as a subprocess"),
-    "telemetry/_cli_serve.py": ("tests/telemetry/test_sidecar.py", "run as a subprocess"),
-    "telemetry/_errors.py": ("tests/telemetry/test_config.py", "exception tree only"),
-    "telemetry/_record.py": ("tests/telemetry/test_exchange.py", "frozen records only"),
-    "telemetry/_runtime.py": ("tests/telemetry/test_cli.py", "event-loop choice"),
-    "telemetry/metric_names.py": ("tests/telemetry/test_metrics.py", "constants only"),
+    "telemetry/app/_cli_demo.py": ("tests/telemetry/app/test_cli.py", "run as a subprocess"),
+    "telemetry/app/_cli_serve.py": ("tests/telemetry/app/test_sidecar.py", "run as a subprocess"),
+    "telemetry/core/_errors.py": ("tests/telemetry/core/test_config.py", "exception tree only"),
+    "telemetry/core/_record.py": ("tests/telemetry/proxy/test_exchange.py", "frozen records only"),
+    "telemetry/core/_runtime.py": ("tests/telemetry/app/test_cli.py", "event-loop choice"),
+    "telemetry/core/metric_names.py": ("tests/telemetry/observe/test_metrics.py", "constants only"),
     "exporters/_source.py": ("tests/exporters/test_sampler.py", "protocol and fake source"),
     "exporters/metric_names.py": ("tests/exporters/test_collector.py", "constants only"),
     "receipts/_cli_audit.py": ("tests/receipts/test_cli.py", "CLI subcommands as subprocesses"),
@@ -44,7 +43,7 @@ COVERED_ELSEWHERE = {
 def modules() -> list[Path]:
     found = []
     for package in PACKAGES:
-        for path in sorted((ROOT / package).glob("*.py")):
+        for path in sorted((ROOT / package).rglob("*.py")):
             if path.name not in ("__init__.py", "__main__.py"):
                 found.append(path.relative_to(ROOT))
     return found

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from telemetry._wire import HOP_BY_HOP
+from telemetry.proxy._wire import HOP_BY_HOP
 
 # The client library sets Host and Content-Length for the body it sends.
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}

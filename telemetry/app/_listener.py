@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestHandler
 
-from telemetry._config import ProxyConfig
+from telemetry.core._config import ProxyConfig
 from telemetry.core._hosts import host_allowed, host_name
 
 log = logging.getLogger("ollama_sidecar.listener")

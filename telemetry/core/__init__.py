@@ -1,2 +1,39 @@
-"""The bottom room: configuration, records, errors and small pure helpers; imports nothing else
-of the project."""
+"""The shared core: config and tiers, the request record and outcome, errors, tasks, metric names.
+
+Imports nothing else of the project; every other room and package builds on it.
+"""
+
+from telemetry.core._config import Config, Tier, Timeouts, load_config
+from telemetry.core._errors import ConfigError, SecurityError, SidecarError
+from telemetry.core._record import (
+    UNKNOWN_PLACEMENT,
+    GpuRef,
+    ModelInfo,
+    OllamaTimings,
+    Outcome,
+    Placement,
+    Processor,
+    RecordSink,
+    RequestRecord,
+)
+from telemetry.core._tasks import spawn
+
+__all__ = [
+    "UNKNOWN_PLACEMENT",
+    "Config",
+    "ConfigError",
+    "GpuRef",
+    "ModelInfo",
+    "OllamaTimings",
+    "Outcome",
+    "Placement",
+    "Processor",
+    "RecordSink",
+    "RequestRecord",
+    "SecurityError",
+    "SidecarError",
+    "Tier",
+    "Timeouts",
+    "load_config",
+    "spawn",
+]

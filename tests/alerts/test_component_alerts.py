@@ -5,7 +5,7 @@ from dataclasses import replace
 from alerts import RuleSettings
 from alerts._component_alerts import GPU_MISSING, component_alerts
 from telemetry import Config
-from telemetry._config import GpuConfig, ReceiptsConfig
+from telemetry.core._config import GpuConfig, ReceiptsConfig
 
 
 def _by_name(config: Config) -> dict[str, str]:

@@ -15,7 +15,7 @@ def test_committed_files_are_what_the_generator_writes() -> None:
     for relative, text in alert_files(Config(), RuleSettings()).items():
         committed = ALERTS_DIR / relative
         assert committed.read_text(encoding="utf-8") == text, (
-            f"{committed} is stale: run `python -m telemetry.cli dashboards`"
+            f"{committed} is stale: run `python -m telemetry.app.cli dashboards`"
         )
 
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 from alerts import BurnWindow, RuleSettings
 from alerts._slo_alerts import latency_burn_alerts, median_alert, timeout_burn_alerts
 from telemetry import Config
-from telemetry._config import SloConfig
+from telemetry.core._config import SloConfig
 
 
 def test_timeout_thresholds_come_from_the_objective() -> None:

@@ -13,7 +13,7 @@ from dashboards import JSON_DIR, REPO_ROOT, SCHEMA_VERSION, build_dashboards, pa
 from exporters import metric_names as gpu
 from receipts import metric_names as receipts
 from telemetry import Config
-from telemetry import metric_names as proxy
+from telemetry.core import metric_names as proxy
 
 ALLOWED_TYPES = {"timeseries", "stat", "gauge", "bargauge", "table", "heatmap"}
 DASHBOARDS = build_dashboards(Config(), RuleSettings())
@@ -126,7 +126,7 @@ def test_a_broken_expression_is_caught(promtool: Promtool, tmp_path: Path) -> No
 def test_thresholds_follow_the_config() -> None:
     from dataclasses import replace
 
-    from telemetry._config import SloConfig
+    from telemetry.core._config import SloConfig
 
     strict = replace(Config(), slo=SloConfig(timeout_objective=0.99))
     slo = build_dashboards(strict, RuleSettings())["slo.json"]

@@ -26,7 +26,7 @@ from dashboards import build_dashboards, panel_queries
 from exporters import metric_names as gpu
 from receipts import metric_names as receipts
 from telemetry import load_config
-from telemetry import metric_names as proxy
+from telemetry.core import metric_names as proxy
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ OPTIONAL = PER_GPU | {
     gpu.MODEL_VRAM,
     gpu.MODEL_SIZE,
 }
-CLI = [sys.executable, "-m", "telemetry.cli"]
+CLI = [sys.executable, "-m", "telemetry.app.cli"]
 TOML = """
 [tiers.gpu-8gb]
 ttft_timeout_seconds = 0.5

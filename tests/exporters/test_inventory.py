@@ -3,7 +3,7 @@ from pathlib import Path
 
 from exporters import FakeOllamaClient, GpuSnapshot, SourceInfo, fake_reading, tier_for_host
 from exporters._inventory import cgroup_version, gather, gpu_summary, render
-from telemetry._config import DEFAULT_TIERS
+from telemetry.core._config import DEFAULT_TIERS
 
 GIB = 1024**3
 

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
-DISPATCHER = ("telemetry.cli", "inventory")
+DISPATCHER = ("telemetry.app.cli", "inventory")
 STANDALONE = ("exporters.inventory_cli",)
 
 

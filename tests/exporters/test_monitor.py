@@ -21,9 +21,9 @@ from exporters import (
 )
 from exporters import metric_names as m
 from telemetry import Config, Outcome, Placement, Processor, RequestRecord
-from telemetry._admin import build_admin_app
-from telemetry._config import GpuConfig
+from telemetry.core._config import GpuConfig
 from telemetry.emulator import EmulatedModel, EmulatorConfig, EmulatorServer
+from telemetry.observe._admin import build_admin_app
 
 GIB = 1024**3
 

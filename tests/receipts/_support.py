@@ -22,7 +22,7 @@ from telemetry import (
     Processor,
     RequestRecord,
 )
-from telemetry._config import ProxyConfig, ReceiptsConfig
+from telemetry.core._config import ProxyConfig, ReceiptsConfig
 
 OUTCOMES = list(Outcome)
 BASE_NS = 1_764_000_000_000_000_000

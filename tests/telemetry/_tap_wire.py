@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telemetry._tap import Framing
+from telemetry.tap._stream import Framing
 
 T = '"created_at":"2026-08-21T10:00:00.123456789Z"'
 CHUNK = '"id":"chatcmpl-42","object":"chat.completion.chunk","created":1755770000,"model":"llama3.2","system_fingerprint":"fp_ollama"'  # noqa: E501

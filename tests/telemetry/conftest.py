@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 
 from telemetry import RequestRecord, load_config
-from telemetry._config import Config
-from telemetry._sidecar import Components, Sidecar
+from telemetry.app._sidecar import Components, Sidecar
+from telemetry.core._config import Config
 from telemetry.emulator import EmulatorConfig, EmulatorServer
 
 

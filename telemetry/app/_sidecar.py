@@ -1,0 +1,329 @@
+"""The composition root: builds the proxy, the admin listener and every sink from one Config."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from yarl import URL
+
+from telemetry.app._listener import (
+    GuardedSite,
+    ListenerCounts,
+    ListenerLimits,
+    host_guard,
+    raise_file_limit,
+)
+from telemetry.core._config import Config, parse_host_port
+from telemetry.core._errors import ConfigError, SecurityError
+from telemetry.core._record import ModelInfo, RecordSink
+from telemetry.core._tasks import spawn
+from telemetry.observe._admin import ReadinessCheck, build_admin_app
+from telemetry.observe._logs import AccessLog
+from telemetry.observe._metrics import ProxyMetrics
+from telemetry.observe._tracing import Tracing, build_tracer_provider
+from telemetry.proxy._proxy import Proxy
+
+log = logging.getLogger("ollama_sidecar")
+
+VERSION = "0.1.0"
+UPSTREAM_PROBE_SECONDS = 5.0
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_auth_token(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        token = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"proxy.auth_token_file: cannot read {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"proxy.auth_token_file: {path} has mode {mode:04o} and is accessible by group or "
+            f"others; run `chmod 600 {path}`"
+        )
+    if not token:
+        raise ConfigError(f"proxy.auth_token_file: {path} is empty")
+    return token
+
+
+@dataclass
+class Components:
+    """Optional parts; tests inject fakes, production builds the real ones."""
+
+    receipts: Any = None
+    gpu: Any = None
+
+
+class Sidecar:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        env: Mapping[str, str] | None = None,
+        registry: CollectorRegistry | None = None,
+        components: Components | None = None,
+        span_exporters: Sequence[Any] = (),
+        extra_sinks: Sequence[tuple[str, RecordSink]] = (),
+    ) -> None:
+        self.config = config
+        self._env = os.environ if env is None else env
+        self.registry = registry or CollectorRegistry()
+        self._components = components
+        self._span_exporters = span_exporters
+        self._extra_sinks = tuple(extra_sinks)
+        self._runners: list[web.BaseRunner] = []
+        self._probe_task: asyncio.Task[None] | None = None
+        # Its own session: a saturated proxy pool must not make a busy node look unready.
+        self._probe_session: aiohttp.ClientSession | None = None
+        self._gpu_started = False
+        self._receipts_started = False
+        self.proxy: Proxy | None = None
+        self.receipts: Any = None
+        self.gpu: Any = None
+        self.tracing: Tracing | None = None
+        self.listen_port = 0
+        self.admin_port = 0
+        self.cut_off = ListenerCounts()
+
+    async def start(self) -> None:
+        """Start everything, or stop what was started and re-raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
+        host, port = parse_host_port(config.proxy.listen, "proxy.listen")
+        token = read_auth_token(config.proxy.auth_token_file)
+        if not is_loopback(host) and token is None:
+            raise SecurityError(
+                f"refusing to listen on non-loopback address {host}: set "
+                "--auth-token-file (proxy.auth_token_file) to require a bearer token"
+            )
+        admin_host, admin_port = parse_host_port(config.proxy.admin_listen, "proxy.admin_listen")
+        if not is_loopback(admin_host) and not config.proxy.admin_allow_remote:
+            raise SecurityError(
+                f"refusing to serve the admin listener (metrics, receipts API; no "
+                f"authentication) on non-loopback address {admin_host}: set "
+                "proxy.admin_allow_remote = true to allow it"
+            )
+        soft, _ = raise_file_limit()
+        # Each proxied connection holds two descriptors: the client's and one to Ollama.
+        if soft < 2 * config.proxy.max_client_connections + 64:
+            log.warning(
+                "the open-file limit is below what proxy.max_client_connections needs",
+                extra={"fields": {"nofile": soft, "max": config.proxy.max_client_connections}},
+            )
+        # `_created` series double the scrape for nothing Prometheus uses.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        components = self._components or self._default_components()
+        self.receipts, self.gpu = components.receipts, components.gpu
+        metrics = ProxyMetrics(config, self.registry, VERSION)
+        exporters = list(self._span_exporters)
+        if self.receipts is not None:
+            self._start_receipts()
+            exporters.append(self.receipts.span_exporter())
+        up_host, up_port = _upstream_address(config.proxy.upstream)
+        self.tracing = Tracing(build_tracer_provider(self._env, exporters), up_host, up_port)
+        sinks: list[tuple[str, RecordSink]] = [("metrics", metrics)]
+        if config.proxy.log_requests:
+            sinks.append(("log", AccessLog()))
+        if self.receipts is not None:
+            sinks.append(("receipts", self.receipts))
+        if self.gpu is not None:
+            sinks.append(("gpu", self.gpu))
+            await self.gpu.start()
+            self._gpu_started = True
+        sinks.extend(self._extra_sinks)
+        model_info: ModelInfo | None = self.gpu
+        self.proxy = Proxy(
+            config,
+            metrics,
+            self.tracing,
+            sinks,
+            model_info,
+            token,
+            hash_content=self.receipts is not None,
+        )
+        await self.proxy.start()
+        app = web.Application(client_max_size=config.proxy.max_body_bytes)
+        app.router.add_route("*", "/{tail:(?s:.*)}", self.proxy.handle)
+        checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
+        for name, component in (("gpu", self.gpu), ("receipts", self.receipts)):
+            if component is not None:
+                checks[name] = _readiness_of(component)
+        extra = self.receipts.admin_routes() if self.receipts is not None else []
+        expositions = [self.gpu.exposition] if hasattr(self.gpu, "exposition") else []
+        admin = build_admin_app(self.registry, checks, extra, expositions)
+        for application, bound in ((app, host), (admin, admin_host)):
+            if is_loopback(bound):
+                application.middlewares.append(host_guard(bound))
+        self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
+        self.admin_port = await self._serve(admin, admin_host, admin_port)
+        if self.receipts is not None:
+            self.receipts.announce_admin(f"http://{_url_host(admin_host)}:{self.admin_port}")
+        self._metrics = metrics
+        self._probe_task = spawn(self._probe_loop(), name="upstream-probe")
+        log.info(
+            "sidecar started",
+            extra={
+                "fields": {
+                    "listen": f"{host}:{self.listen_port}",
+                    "admin": f"{admin_host}:{self.admin_port}",
+                    "upstream": config.proxy.upstream,
+                    "receipts": self.receipts is not None,
+                }
+            },
+        )
+
+    def _start_receipts(self) -> None:
+        from receipts import ReceiptsError
+
+        try:
+            self.receipts.start()
+            self._receipts_started = True
+        except ReceiptsError as exc:
+            raise ConfigError(
+                f"receipts: {exc} (start with --no-receipts to serve without them)"
+            ) from exc
+        log.info(
+            "receipts log ready", extra={"fields": {"verifier_key": self.receipts.verifier_key}}
+        )
+
+    def _default_components(self) -> Components:
+        components = Components()
+        if self.config.receipts.enabled:
+            from receipts import ReceiptService
+
+            components.receipts = ReceiptService(self.config, registry=self.registry)
+        if self.config.gpu.enabled:
+            from exporters import GpuMonitor
+
+            components.gpu = GpuMonitor(self.config, self.registry)
+        return components
+
+    async def _serve(
+        self, app: web.Application, host: str, port: int, *, cancel_on_disconnect: bool = False
+    ) -> int:
+        runner = web.AppRunner(
+            app,
+            handler_cancellation=cancel_on_disconnect,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        limits = ListenerLimits.of(self.config.proxy)
+        site = GuardedSite(runner, host, port, limits, self.cut_off)
+        await site.start()
+        return site.port
+
+    async def _probe_upstream(self) -> tuple[bool, str]:
+        if self._probe_session is None:
+            self._probe_session = aiohttp.ClientSession()
+        try:
+            async with self._probe_session.get(
+                self.config.proxy.upstream.rstrip("/") + "/api/tags",
+                timeout=aiohttp.ClientTimeout(total=2.0),
+            ) as response:
+                await response.read()
+                ok = response.status == 200
+                detail = f"GET /api/tags answered {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            ok, detail = False, f"GET /api/tags failed: {type(exc).__name__}"
+        self._metrics.upstream_up.set(1 if ok else 0)
+        return ok, detail
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await self._probe_upstream()
+            await asyncio.sleep(UPSTREAM_PROBE_SECONDS)
+
+    async def stop(self) -> None:
+        """Graceful stop: finish in-flight requests, then flush receipts and spans. Stops only
+        what was started, once."""
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            self._probe_task = None
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        proxy, self.proxy = self.proxy, None
+        if proxy is not None:
+            await proxy.close()
+        probe, self._probe_session = self._probe_session, None
+        if probe is not None:
+            await probe.close()
+        if self.gpu is not None and self._gpu_started:
+            self._gpu_started = False
+            await self.gpu.stop()
+        tracing, self.tracing = self.tracing, None
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)
+        if self.receipts is not None and self._receipts_started:
+            self._receipts_started = False
+            await asyncio.to_thread(self.receipts.stop)
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("sidecar stopping")
+            await self.stop()
+
+
+def _upstream_address(url: str) -> tuple[str, int]:
+    parsed = URL(url)
+    host = parsed.host or "127.0.0.1"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return host, port
+
+
+def _readiness_of(component: Any) -> ReadinessCheck:
+    """A /readyz check from a component's synchronous `readiness() -> (ok, detail)`."""
+
+    async def check() -> tuple[bool, str]:
+        ready, detail = component.readiness()
+        return bool(ready), str(detail)
+
+    return check
+
+
+def _url_host(host: str) -> str:
+    """The host part of a URL that reaches a listener bound to `host` from this machine."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:
+        return "127.0.0.1" if address.version == 4 else "[::1]"
+    return f"[{address}]" if address.version == 6 else str(address)

@@ -1,0 +1,1 @@
+"""Observation: Prometheus metrics, OpenTelemetry tracing, structured logs, the admin app."""

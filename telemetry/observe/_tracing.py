@@ -1,0 +1,186 @@
+"""One OpenTelemetry span per request, named and attributed per the GenAI conventions.
+
+The span starts when the request arrives (so its IDs can be propagated upstream in `traceparent`)
+and ends from the finished record. Content is never recorded. Exporters: OTLP when the standard
+`OTEL_EXPORTER_OTLP_*` variables are set, plus whatever the caller adds (the receipts store).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from telemetry.core import metric_names as n
+from telemetry.core._record import Outcome, RequestRecord
+from telemetry.tap._routes import RouteInfo
+
+log = logging.getLogger("ollama_sidecar")
+
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_INVALID_TRACE = "0" * 32
+_INVALID_SPAN = "0" * 16
+
+
+def otlp_exporter(env: Mapping[str, str]) -> SpanExporter | None:
+    """The OTLP span exporter the standard variables ask for, or None when none is configured.
+
+    The variables are read from `env` (not only the process environment), per the OTLP exporter
+    spec: a signal-specific endpoint is used as is, the generic one gets `/v1/traces` on HTTP.
+    """
+    specific = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    generic = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not (specific or generic) or env.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
+        return None
+    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
+    headers = _headers(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+    )
+    timeout = float(env.get("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")) / 1000
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        endpoint = specific or generic or ""
+        insecure = env.get("OTEL_EXPORTER_OTLP_INSECURE", "").lower() == "true" or (
+            endpoint.startswith("http://")
+        )
+        return GrpcExporter(endpoint=endpoint, insecure=insecure, headers=headers, timeout=timeout)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpExporter,
+    )
+
+    endpoint = specific or (generic or "").rstrip("/") + "/v1/traces"
+    return HttpExporter(endpoint=endpoint, headers=headers, timeout=timeout)
+
+
+def _headers(text: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def build_tracer_provider(
+    env: Mapping[str, str], exporters: Sequence[SpanExporter] = ()
+) -> TracerProvider:
+    service = env.get("OTEL_SERVICE_NAME") or "ollama-sidecar"
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    found = otlp_exporter(env)
+    for exporter in (*exporters, *([found] if found else [])):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def parent_context(traceparent: str | None, tracestate: str | None) -> Any:
+    """The W3C parent from the client, or None. Malformed headers are ignored, as the spec says."""
+    if not traceparent:
+        return None
+    match = _TRACEPARENT.fullmatch(traceparent.strip())
+    if match is None or match[1] == _INVALID_TRACE or match[2] == _INVALID_SPAN:
+        return None
+    state = TraceState.from_header([tracestate]) if tracestate else None
+    parent = SpanContext(
+        trace_id=int(match[1], 16),
+        span_id=int(match[2], 16),
+        is_remote=True,
+        trace_flags=TraceFlags(int(match[3], 16)),
+        trace_state=state,
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent))
+
+
+def traceparent_of(span: trace.Span) -> str:
+    ctx = span.get_span_context()
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+class Tracing:
+    """Starts and ends the per-request span; server.* name Ollama, the server behind the proxy."""
+
+    def __init__(self, provider: TracerProvider, server_address: str, server_port: int) -> None:
+        self._provider = provider
+        self._tracer = provider.get_tracer("ollama-sidecar")
+        self._server: dict[str, AttributeValue] = {
+            "server.address": server_address,
+            "server.port": server_port,
+        }
+
+    def start(self, route: RouteInfo, method: str, start_ns: int, parent: Any) -> trace.Span:
+        if route.operation is not None:
+            name = f"{route.operation} {route.model}" if route.model else route.operation
+        else:
+            name = f"{method} {route.endpoint}"
+        return self._tracer.start_span(
+            name,
+            context=parent,
+            kind=SpanKind.CLIENT,
+            start_time=start_ns,
+            attributes=self._server,
+        )
+
+    def finish(self, span: trace.Span, route: RouteInfo, record: RequestRecord) -> None:
+        if span.is_recording():
+            span.set_attributes(_attributes(route, record))
+            if record.outcome is not Outcome.OK:
+                span.set_status(Status(StatusCode.ERROR, record.error_type))
+        span.end(end_time=record.end_unix_ns)
+
+    def add_processor(self, processor: SpanProcessor) -> None:
+        self._provider.add_span_processor(processor)
+
+    def shutdown(self) -> None:
+        self._provider.shutdown()
+
+
+def _attributes(route: RouteInfo, record: RequestRecord) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "http.request.method": record.method,
+        "url.path": record.path,
+        "ollama_sidecar.request_id": record.request_id,
+        "ollama_sidecar.tier": record.tier,
+        "ollama_sidecar.outcome": record.outcome.value,
+        "ollama_sidecar.processor": record.placement.processor.value,
+    }
+    if record.status:
+        attrs["http.response.status_code"] = record.status
+    if record.error_type:
+        attrs["error.type"] = record.error_type
+    if route.operation is None:
+        return attrs
+    attrs["gen_ai.operation.name"] = route.operation
+    attrs["gen_ai.provider.name"] = n.PROVIDER_NAME
+    if route.model:
+        attrs["gen_ai.request.model"] = route.model
+        attrs["gen_ai.response.model"] = record.response_model or route.model
+    if route.streaming:
+        attrs["gen_ai.request.stream"] = True
+    params = route.params
+    for key, value in (
+        ("temperature", params.temperature),
+        ("top_p", params.top_p),
+        ("top_k", params.top_k),
+        ("max_tokens", params.max_tokens),
+        ("seed", params.seed),
+    ):
+        if value is not None:
+            attrs[f"gen_ai.request.{key}"] = value
+    if record.done_reason:
+        attrs["gen_ai.response.finish_reasons"] = (record.done_reason,)
+    if record.input_tokens is not None:
+        attrs["gen_ai.usage.input_tokens"] = record.input_tokens
+    if record.output_tokens is not None:
+        attrs["gen_ai.usage.output_tokens"] = record.output_tokens
+    if record.ttft_ns is not None:
+        attrs["gen_ai.response.time_to_first_chunk"] = record.ttft_ns / 1e9
+    return attrs

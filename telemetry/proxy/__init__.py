@@ -1,0 +1,1 @@
+"""The proxy data path: wire helpers, request ids, the exchange, deadlines and the proxy."""

@@ -1,0 +1,442 @@
+"""The transparent proxy: every method and path forwarded to Ollama, streamed chunk by chunk.
+
+One long-lived aiohttp client (keep-alive pool) is built at start-up. Per request the proxy reads
+the (bounded) body, classifies the route, forwards with the Host rewritten, streams the answer back
+as it arrives while a sans-IO tap reads a copy, enforces the tier's timeouts with one rescheduled
+deadline, and hands one finished `RequestRecord` to every sink. Sink failures are counted, never
+turned into failed requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from telemetry.core._config import Config, Tier
+from telemetry.core._record import ModelInfo, RecordSink
+from telemetry.observe._metrics import ProxyMetrics
+from telemetry.observe._tracing import Tracing, parent_context, traceparent_of
+from telemetry.proxy._exchange import Exchange, FailureKind
+from telemetry.proxy._ids import request_id_from, valid_id
+from telemetry.proxy._wire import (
+    GOLEM_ACTIVITY,
+    GOLEM_AGREEMENT,
+    JSON_CONTENT_TYPE,
+    RECEIPT_SALT,
+    REQUEST_ID,
+    end_to_end,
+    error_body,
+    skipped_auto_headers,
+    stream_error,
+)
+from telemetry.tap._routes import classify
+from telemetry.tap._stream import Framing, StreamTap, framing_for
+
+log = logging.getLogger("ollama_sidecar.proxy")
+
+BLOB_PREFIX = "/api/blobs/"
+INFINITY = float("inf")
+LARGE_BODY_BYTES = 1024 * 1024
+
+
+class ProxyResponse(web.StreamResponse):
+    """A response that adds no `Server` header of its own (Ollama sends none) and sends its
+    headers together with the first body bytes, as Ollama does: one write instead of two."""
+
+    _send_headers_immediately = False
+
+    def __init__(self, *, upstream_server: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._upstream_server = upstream_server
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        if not self._upstream_server:
+            self._headers.popall("Server", None)
+
+    @property
+    def has_body(self) -> bool:
+        """False for a HEAD answer (or a 204/304), once prepared: whatever the proxy has to say,
+        bytes after its head would be read as the next response on a keep-alive connection."""
+        return not self._must_be_empty_body
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.has_body:
+            await super().write(data)
+
+
+class Proxy:
+    def __init__(
+        self,
+        config: Config,
+        metrics: ProxyMetrics,
+        tracing: Tracing,
+        sinks: Sequence[tuple[str, RecordSink]] = (),
+        model_info: ModelInfo | None = None,
+        auth_token: bytes | None = None,
+        hash_content: bool = False,
+    ) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._tracing = tracing
+        self._sinks = tuple(sinks)
+        self._model_info = model_info
+        self._auth = b"Bearer " + auth_token if auth_token else None
+        self._hash_content = hash_content
+        # Request headers not forwarded as they are: Host is rewritten, aiohttp sets the length
+        # of a body it sends whole, and the sidecar's own bearer token is not Ollama's business.
+        # `Expect: 100-continue` was answered here already (aiohttp sends the 100 before the
+        # handler reads the body); forwarded, it would make the client library wait for a 100
+        # that an upstream need not send.
+        own = {"authorization"} if auth_token else set()
+        self._drop = frozenset({"host", "content-length", "expect", *own})
+        self._drop_upload = frozenset({"host", "expect", *own})
+        self._body_timeout = config.proxy.body_timeout_seconds
+        upstream = URL(config.proxy.upstream)
+        # Scheme, host, port and any path prefix (an Ollama behind another proxy's /ollama).
+        self._base = str(upstream.with_query(None).with_fragment(None)).rstrip("/")
+        self._upstream_host = upstream.host_port_subcomponent or ""
+        self._session: aiohttp.ClientSession | None = None
+        self._sink_failures: dict[str, int] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "Proxy.start() was not awaited"
+        return self._session
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._config.proxy.max_connections,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            skip_auto_headers=(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # The request path -------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter_ns()
+        start_unix_ns = time.time_ns()
+        headers = request.headers
+        request_id = request_id_from(headers.get(REQUEST_ID))
+        path = request.path
+        method = request.method
+        ex = Exchange(request_id, method, path, started, start_unix_ns)
+        ex.agreement_id = _optional_id(headers.get(GOLEM_AGREEMENT))
+        ex.activity_id = _optional_id(headers.get(GOLEM_ACTIVITY))
+        if not request.raw_path.startswith("/"):
+            # An absolute-form target (`GET http://host/path`) is for forward proxies.
+            return await self._refuse(request, ex, 400, "request target must be a path")
+        if self._auth is not None and not _authorized(headers.get("Authorization"), self._auth):
+            ex.authenticated = False
+            return await self._refuse(request, ex, 401, "unauthorized")
+        body: bytes | None = None
+        streamed_upload = path.startswith(BLOB_PREFIX)
+        if not streamed_upload and request.body_exists:
+            try:
+                async with asyncio.timeout(self._body_timeout):
+                    body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return await self._refuse(request, ex, 413, "request body too large")
+            except TimeoutError:
+                return await self._refuse(request, ex, 408, "request body timeout", close=True)
+        ex.route = route = classify(method, path, body)
+        if route.model and route.is_inference and self._model_info is not None:
+            try:
+                self._model_info.note_request(route.model)
+            except Exception:
+                self._sink_failed("model_info")
+        tier = self._config.tier_for(route.model)
+        ex.tier = tier.name
+        if self._hash_content:
+            ex.start_hashing(os.urandom(16), body)
+        parent = parent_context(headers.get("traceparent"), headers.get("tracestate"))
+        span = self._tracing.start(route, method, start_unix_ns, parent)
+        ex.span = span
+        in_flight = self._metrics.in_flight_by_tier[tier.name]
+        in_flight.inc()
+        try:
+            return await self._forward(request, ex, tier, body, streamed_upload, span)
+        finally:
+            in_flight.dec()
+            self._finish(ex)
+
+    async def _forward(
+        self,
+        request: web.Request,
+        ex: Exchange,
+        tier: Tier,
+        body: bytes | None,
+        streamed_upload: bool,
+        span: Any,
+    ) -> web.StreamResponse:
+        route = ex.route
+        assert route is not None
+        up_headers = end_to_end(
+            request.headers, self._drop_upload if streamed_upload else self._drop
+        )
+        up_headers["Host"] = self._upstream_host
+        up_headers[REQUEST_ID] = ex.request_id
+        up_headers["traceparent"] = traceparent_of(span)
+        timeouts = tier.timeouts
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        if route.is_inference:
+            idle = timeouts.idle
+            total_at = t0 + timeouts.total
+            if route.streaming and timeouts.ttft < timeouts.total:
+                first_at, first_kind = t0 + timeouts.ttft, FailureKind.TTFT
+            else:
+                first_at, first_kind = total_at, FailureKind.TOTAL
+        else:
+            idle = self._config.proxy.management_idle_timeout
+            total_at = INFINITY
+            first_at, first_kind = t0 + idle, FailureKind.IDLE
+        ex.deadline_kind = first_kind
+        response: ProxyResponse | None = None
+        upstream: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout_at(first_at) as deadline:
+                upstream = await self.session.request(
+                    request.method,
+                    URL(self._base + request.raw_path, encoded=True),
+                    headers=up_headers,
+                    data=_relay(request, deadline, idle) if streamed_upload else _payload(body),
+                    skip_auto_headers=skipped_auto_headers(request.headers),
+                    allow_redirects=False,
+                    compress=None,
+                    # sock_connect, not connect: waiting for a free pool slot is not a failure
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+                )
+                ex.status = upstream.status
+                response = self._response_for(upstream, ex)
+                await response.prepare(request)
+                framing = framing_for(upstream.headers.get("Content-Type"))
+                tap = StreamTap(framing) if route.is_inference else None
+                ex.stream_tap = tap
+                ex.sse = framing is Framing.SSE
+                hasher = ex.response_hasher
+                # Until the first token of a stream, the TTFT deadline stands; after it, and for
+                # everything else, each chunk moves the deadline to now + idle (within total).
+                waiting_first = tap is not None and route.streaming
+                async for chunk in upstream.content.iter_any():
+                    if tap is not None and tap.feed(chunk) and ex.first_token_ns is None:
+                        waiting_first = False
+                        self._on_first_token(ex)
+                    if hasher is not None:
+                        hasher.update(chunk)
+                    ex.response_bytes += len(chunk)
+                    # A client that reads slowly is not an upstream stall: only the total
+                    # deadline runs while the write waits for the client.
+                    when, kind = deadline.when(), ex.deadline_kind
+                    deadline.reschedule(total_at if total_at != INFINITY else None)
+                    ex.deadline_kind = FailureKind.TOTAL
+                    await response.write(chunk)
+                    now = loop.time()
+                    if waiting_first:
+                        deadline.reschedule(when)
+                        ex.deadline_kind = kind
+                    else:
+                        if now + idle < total_at:
+                            deadline.reschedule(now + idle)
+                            ex.deadline_kind = FailureKind.IDLE
+                        else:
+                            deadline.reschedule(total_at)
+                            ex.deadline_kind = FailureKind.TOTAL
+                await response.write_eof()
+                return response
+        except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: must come first
+            return await self._fail(request, ex, response, upstream, 504, FailureKind.CONNECT)
+        except TimeoutError:
+            return await self._fail(request, ex, response, upstream, 504, ex.deadline_kind)
+        except aiohttp.ClientConnectorError:
+            return await self._fail(request, ex, response, upstream, 502, FailureKind.UNREACHABLE)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
+            if response is not None and response.prepared and _client_gone(request):
+                ex.cancel()
+                if upstream is not None:
+                    upstream.close()
+                raise asyncio.CancelledError from exc
+            return await self._fail(request, ex, response, upstream, 502, FailureKind.DISCONNECTED)
+        except (aiohttp.ClientError, ValueError) as exc:
+            log.warning(
+                "upstream failed",
+                extra={"fields": {"request_id": ex.request_id, "error": type(exc).__name__}},
+            )
+            return await self._fail(request, ex, response, upstream, 502, FailureKind.DISCONNECTED)
+        except asyncio.CancelledError:
+            ex.cancel()
+            if upstream is not None:
+                upstream.close()
+            raise
+        finally:
+            if upstream is not None:
+                upstream.release()
+
+    def _response_for(self, upstream: aiohttp.ClientResponse, ex: Exchange) -> ProxyResponse:
+        headers = end_to_end(upstream.headers)
+        headers[REQUEST_ID] = ex.request_id
+        if ex.salt is not None:
+            headers[RECEIPT_SALT] = ex.salt.hex()
+        return ProxyResponse(
+            status=upstream.status,
+            reason=upstream.reason,
+            headers=headers,
+            upstream_server="Server" in upstream.headers,
+        )
+
+    def _on_first_token(self, ex: Exchange) -> None:
+        ex.first_token_ns = time.perf_counter_ns()
+        if self._model_info is not None and ex.route is not None and ex.route.model:
+            try:
+                ex.placement = self._model_info.placement(ex.route.model)
+            except Exception:
+                self._sink_failed("model_info")
+
+    async def _fail(
+        self,
+        request: web.Request,
+        ex: Exchange,
+        response: ProxyResponse | None,
+        upstream: aiohttp.ClientResponse | None,
+        status: int,
+        kind: FailureKind,
+    ) -> web.StreamResponse:
+        ex.fail(kind)
+        if upstream is not None:
+            upstream.close()
+        message = kind.message(ex)
+        if response is None or not response.prepared:
+            return await self._refuse(request, ex, status, message, record_failure=False)
+        if "Content-Length" not in response.headers:
+            tail = stream_error(ex.sse, message) if response.has_body else b""
+            ex.sent(tail)
+            try:
+                await response.write(tail)
+                await response.write_eof()
+            except (ConnectionError, aiohttp.ClientConnectionResetError):
+                ex.cancel()
+        else:
+            response.force_close()
+        return response
+
+    async def _refuse(
+        self,
+        request: web.Request,
+        ex: Exchange,
+        status: int,
+        message: str,
+        *,
+        record_failure: bool = True,
+        close: bool = False,
+    ) -> web.StreamResponse:
+        if record_failure:
+            ex.reject(status)
+        ex.status = status
+        headers = CIMultiDict({"Content-Type": JSON_CONTENT_TYPE, REQUEST_ID: ex.request_id})
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if ex.salt is not None:
+            headers[RECEIPT_SALT] = ex.salt.hex()
+        payload = error_body(ex.path, status, message)
+        response = ProxyResponse(status=status, headers=headers)
+        response.content_length = len(payload)
+        if close:
+            response.force_close()
+        try:
+            await response.prepare(request)
+            if response.has_body:
+                ex.sent(payload)
+            await response.write(payload)
+            await response.write_eof()
+        finally:
+            if ex.route is None:
+                self._finish(ex)
+        return response
+
+    # After the request ------------------------------------------------------------------------
+
+    def _finish(self, ex: Exchange) -> None:
+        if ex.finished:
+            return
+        model_info = self._model_info
+        if model_info is not None and ex.route is not None and ex.route.model:
+            try:
+                if ex.first_token_ns is None:
+                    ex.placement = model_info.placement(ex.route.model)
+                ex.digest = model_info.digest(ex.route.model)
+            except Exception:
+                self._sink_failed("model_info")
+        record = ex.finish()
+        if ex.span is not None and ex.route is not None:
+            try:
+                self._tracing.finish(ex.span, ex.route, record)
+            except Exception:
+                self._sink_failed("tracing")
+        for name, sink in self._sinks:
+            try:
+                sink.submit(record)
+            except Exception:
+                self._sink_failed(name)
+
+    def _sink_failed(self, name: str) -> None:
+        count = self._sink_failures.get(name, 0) + 1
+        self._sink_failures[name] = count
+        self._metrics.telemetry_errors.labels(name).inc()
+        if count == 1 or count % 1000 == 0:
+            log.exception(
+                "telemetry sink failed; the request was served",
+                extra={"fields": {"sink": name, "failures": count}},
+            )
+
+
+async def _relay(
+    request: web.Request, deadline: asyncio.Timeout, idle: float
+) -> AsyncIterator[bytes]:
+    """A streamed upload (a model blob): each chunk read moves the idle deadline."""
+    loop = asyncio.get_running_loop()
+    async for chunk in request.content.iter_any():
+        deadline.reschedule(loop.time() + idle)
+        yield chunk
+
+
+def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
+    # aiohttp warns on raw bytes above 1 MiB; a BytesIO is sent the same way without the warning.
+    if body is not None and len(body) > LARGE_BODY_BYTES:
+        return io.BytesIO(body)
+    return body
+
+
+def _authorized(header: str | None, expected: bytes) -> bool:
+    given = (header or "").encode("latin-1", "replace")
+    return hmac.compare_digest(given, expected)
+
+
+def _optional_id(value: str | None) -> str | None:
+    return value if value is not None and valid_id(value) else None
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

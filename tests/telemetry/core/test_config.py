@@ -1,0 +1,122 @@
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+from telemetry import ConfigError, load_config
+from telemetry.core._config import MAX_CACHED_MODELS
+from telemetry.core._text import MAX_MODEL_CHARS
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sidecar.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    config = load_config(env={})
+    assert config.proxy.listen == "127.0.0.1:11435"
+    assert config.proxy.upstream == "http://127.0.0.1:11434"
+    assert config.proxy.admin_listen == "127.0.0.1:11436"
+    assert [t.name for t in config.tiers] == ["cpu", "gpu-8gb", "gpu-24gb", "gpu-40gb"]
+    assert config.tier_for("llama3.2:3b").name == "cpu"
+    assert config.tier_for("llama3.1:8b").name == "gpu-8gb"
+    assert config.tier_for("qwen2.5:14b").name == "gpu-24gb"
+    assert config.tier_for("llama3.3:70b").name == "gpu-40gb"
+    assert config.tier_for("nomic-embed-text").name == "cpu"
+    assert config.tier_for("something-unknown").name == "gpu-8gb"
+    assert config.tier_for(None).name == "gpu-8gb"
+
+
+def test_precedence_file_env_flags(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[proxy]\nupstream = "http://file:1"\nlisten = "127.0.0.1:1"\n'
+        'admin_listen = "127.0.0.1:2"\n',
+    )
+    config = load_config(path, env={"OLLAMA_BASE_URL": "http://env:2"})
+    assert config.proxy.upstream == "http://env:2"
+    assert config.proxy.listen == "127.0.0.1:1"
+    flagged = load_config(
+        path,
+        env={"OLLAMA_BASE_URL": "http://env:2"},
+        overrides={"proxy": {"upstream": "http://flag:3", "listen": None}},
+    )
+    assert flagged.proxy.upstream == "http://flag:3"
+    assert flagged.proxy.listen == "127.0.0.1:1"
+
+
+def test_data_dir_from_env_and_xdg(tmp_path: Path) -> None:
+    assert load_config(env={"OLLAMA_SIDECAR_DATA_DIR": str(tmp_path)}).proxy.data_dir == tmp_path
+    xdg = load_config(env={"XDG_DATA_HOME": str(tmp_path)}).proxy.data_dir
+    assert xdg == tmp_path / "ollama-sidecar"
+
+
+def test_custom_tiers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+default_tier = "small"
+[tiers.small]
+models = ["tiny*"]
+p50_seconds = 1
+p95_seconds = 2
+ttft_timeout_seconds = 0.5
+[tiers.big]
+models = ["*:70b"]
+""",
+    )
+    config = load_config(path, env={})
+    assert config.tier_for("tinyllama").name == "small"
+    assert config.tier_for("tinyllama").timeouts.ttft == 0.5
+    assert config.tier_for("x:70b").name == "big"
+    assert config.tier_for("other").name == "small"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[proxy]\nlisten = "nowhere"\n', "proxy.listen"),
+        ('[proxy]\nmax_body_bytes = "lots"\n', "proxy.max_body_bytes"),
+        ("[proxy]\nbogus = 1\n", "proxy.bogus"),
+        ("[nonsense]\n", "nonsense"),
+        ("[tiers.cpu]\np95_seconds = -1\n", "tiers.cpu.p95_seconds"),
+        ('[tiers.cpu]\nmodels = "x"\n', "tiers.cpu.models"),
+        ("[tiers.cpu]\ncolour = 1\n", "tiers.cpu.colour"),
+        ('default_tier = "nope"\n', "default_tier"),
+        ('[gpu]\nrequire_gpu = "maybe"\n', "gpu.require_gpu"),
+        ("[slo]\ntimeout_objective = 2\n", "slo.timeout_objective"),
+        ("not toml = = =", "invalid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml", env={})
+
+
+def test_tier_patterns_match_as_fnmatch_does() -> None:
+    config = load_config(env={})
+    names = ["llama3.2:1b", "qwen3:0.6b-q8", "Nomic-Embed-Text", "x:70b", "x:7b", "a", "tinyllama"]
+    for name in names:
+        bare = name.lower() if ":" in name else name.lower() + ":latest"
+        expected = next(
+            (t.name for t in config.tiers if any(fnmatch.fnmatchcase(bare, p) for p in t.models)),
+            config.default_tier,
+        )
+        assert config.tier_for(name).name == expected, name
+
+
+def test_tier_cache_is_bounded_in_entries_and_bytes() -> None:
+    config = load_config(env={})
+    assert config.tier_for("y" * (MAX_MODEL_CHARS + 1) + ":70b").name == config.default_tier
+    for i in range(MAX_CACHED_MODELS + 100):
+        config.tier_for(f"{i}:70b".rjust(MAX_MODEL_CHARS, "m"))
+    cache = config._tier_cache
+    assert len(cache) == MAX_CACHED_MODELS
+    assert max(map(len, cache)) <= MAX_MODEL_CHARS
