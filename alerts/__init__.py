@@ -4,6 +4,7 @@
 `tests/alerts_test.yaml` (promtool unit tests); `ollama-sidecar dashboards` calls it.
 """
 
+from alerts._catalog import alert_groups, all_alerts
 from alerts._errors import AlertsError, PromtoolError, SettingsError
 from alerts._model import ALERT_PREFIX, AlertRule, RecordingRule, RuleGroup, runbook_url
 from alerts._promql import duration, le_matcher, metric_names
@@ -13,8 +14,6 @@ from alerts._recording import over_budget_ratio, recording_rules, requests_rate,
 from alerts._render import (
     ALERTS_DIR,
     alert_files,
-    alert_groups,
-    all_alerts,
     rule_files,
     write_alert_files,
 )

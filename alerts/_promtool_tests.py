@@ -14,10 +14,10 @@ from typing import Any
 
 from alerts import _component_alerts as comp
 from alerts import _slo_alerts as slo
+from alerts._catalog import all_alerts
 from alerts._errors import SettingsError
 from alerts._model import AlertRule
 from alerts._promql import duration
-from alerts._render import all_alerts
 from alerts._series import Phases, clock, counter, gauge
 from alerts._settings import MINUTE, RuleSettings
 from exporters import metric_names as gpu

@@ -9,10 +9,19 @@ Responses API's `error` event (message at top level) and `response.failed` are r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
-if TYPE_CHECKING:
-    from telemetry.tap._facts import Facts
+
+class Facts(Protocol):
+    """What these events update of the tap's summary (`telemetry.tap._facts.Facts`)."""
+
+    done_seen: bool
+    done_reason: str | None
+    error: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    model: str | None
+
 
 RESPONSES_DELTAS = frozenset(
     {
