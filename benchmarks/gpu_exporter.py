@@ -36,16 +36,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporters import (
-    FakeNvml,
-    FakeOllamaClient,
-    GpuCollector,
-    GpuMonitor,
-    GpuSampler,
-    ModelResidency,
-    NvmlSource,
-    OllamaView,
-)
+from exporters import GpuCollector, GpuMonitor, GpuSampler, ModelResidency, NvmlSource, OllamaView
+from exporters.testing import FakeNvml, FakeOllamaClient
 from telemetry import Config
 from telemetry.observe._admin import build_admin_app
 from telemetry.observe._metrics import ProxyMetrics

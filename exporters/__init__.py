@@ -1,17 +1,15 @@
 """GPU exporters (NVIDIA NVML, AMD SMI / ROCm SMI, Apple), Ollama's residency view, the
-processor decision for receipts, and `ollama-sidecar inventory`."""
+processor decision for receipts, and `ollama-sidecar inventory`. Doubles: `exporters.testing`."""
 
 from exporters._amdsmi import AmdSmiSource
 from exporters._apple import AppleSource, GpuPower, parse_powermetrics
 from exporters._collector import GpuCollector
 from exporters._errors import BackendUnavailable, DeviceFailed, ExporterError, SourceFailed
-from exporters._fake_nvml import FakeDevice, FakeNvml
 from exporters._inventory import HostInventory, tier_for_host
 from exporters._monitor import GpuMonitor
 from exporters._nvml import NvmlSource
 from exporters._ollama import (
     AiohttpOllamaClient,
-    FakeOllamaClient,
     ModelResidency,
     OllamaClient,
     OllamaUnavailable,
@@ -23,12 +21,10 @@ from exporters._rocm_cli import RocmSmiCliSource, parse_amd_smi_json, parse_rocm
 from exporters._rocm_smi import RocmSmiLibSource
 from exporters._sampler import BackendState, GpuSampler, GpuSnapshot
 from exporters._source import (
-    FakeGpuSource,
     GpuProcess,
     GpuReading,
     GpuSource,
     SourceInfo,
-    fake_reading,
 )
 
 __all__ = [
@@ -39,10 +35,6 @@ __all__ = [
     "BackendUnavailable",
     "DeviceFailed",
     "ExporterError",
-    "FakeDevice",
-    "FakeGpuSource",
-    "FakeNvml",
-    "FakeOllamaClient",
     "GpuCollector",
     "GpuMonitor",
     "GpuPower",
@@ -63,7 +55,6 @@ __all__ = [
     "SourceInfo",
     "decide",
     "default_sources",
-    "fake_reading",
     "ollama_processor",
     "parse_amd_smi_json",
     "parse_powermetrics",

@@ -1,8 +1,8 @@
 """Ollama's own view: the API client seam, and `/api/ps`, `/api/tags`, `/api/version` parsing.
 
-`OllamaClient` is the seam; `AiohttpOllamaClient` talks HTTP, `FakeOllamaClient` answers from
-a dict for tests. Parsing is strict about types and lenient about missing fields (Ollama omits
-empty ones, ollama-api.md §5).
+`OllamaClient` is the seam; `AiohttpOllamaClient` talks HTTP (`exporters.testing` has a fake).
+Parsing is strict about types and lenient about missing fields (Ollama omits empty ones,
+ollama-api.md §5).
 """
 
 from __future__ import annotations
@@ -122,26 +122,3 @@ class AiohttpOllamaClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-class FakeOllamaClient:
-    """`OllamaClient` answering from `responses` (path → JSON); a missing path is unreachable."""
-
-    def __init__(self, responses: Mapping[str, object] | None = None) -> None:
-        self.responses: dict[str, object] = dict(responses or {})
-        self.requests: list[str] = []
-
-    async def get_json(self, path: str) -> object:
-        self.requests.append(path)
-        if path not in self.responses:
-            raise OllamaUnavailable("unreachable", f"fake Ollama has no {path}")
-        return self.responses[path]
-
-    def set_ps(self, *models: tuple[str, int, int]) -> None:
-        """Set `/api/ps` from (name, size, size_vram) triples."""
-        self.responses["/api/ps"] = {
-            "models": [
-                {"name": n, "model": n, "size": s, "size_vram": v, "digest": f"sha-{n}"}
-                for n, s, v in models
-            ]
-        }

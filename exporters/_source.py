@@ -1,4 +1,4 @@
-"""The GPU source interface, the records it produces, and an in-memory fake.
+"""The GPU source interface and the records it produces.
 
 A source turns one vendor library into `GpuReading`s in base units (bytes, watts, joules,
 celsius, hertz, ratios 0-1). A field the device does not support is `None`, never 0.
@@ -6,13 +6,9 @@ celsius, hertz, ratios 0-1). A field the device does not support is `None`, neve
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-from exporters._errors import BackendUnavailable, DeviceFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,67 +95,3 @@ def is_ollama_process(pid: int, proc_root: Path = Path("/proc")) -> bool:
     except OSError:
         return False
     return comm.startswith("ollama")
-
-
-class FakeGpuSource:
-    """An in-memory `GpuSource` for tests and benchmarks: readings are set, not measured."""
-
-    def __init__(
-        self,
-        readings: Sequence[GpuReading],
-        *,
-        backend: str = "fake",
-        unavailable: str | None = None,
-        driver_version: str | None = "fake-1.0",
-    ) -> None:
-        self.readings = list(readings)
-        self._backend = backend
-        self.unavailable = unavailable
-        self.driver_version = driver_version
-        self.failed: set[int] = set()
-        self.hang: dict[int, threading.Event] = {}
-        self.on_read: Callable[[int], None] | None = None
-        self.opens = 0
-        self.closed = 0
-
-    @property
-    def backend(self) -> str:
-        return self._backend
-
-    def open(self) -> SourceInfo:
-        self.opens += 1
-        if self.unavailable is not None:
-            raise BackendUnavailable(self.unavailable, "fake source told to be unavailable")
-        vendor = self.readings[0].vendor if self.readings else "none"
-        return SourceInfo(self._backend, vendor, len(self.readings), self.driver_version)
-
-    def read(self, index: int) -> GpuReading:
-        if self.on_read is not None:
-            self.on_read(index)
-        gate = self.hang.get(index)
-        if gate is not None:
-            gate.wait()
-        if index in self.failed:
-            raise DeviceFailed("lost", f"fake device {index} lost")
-        return self.readings[index]
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-def fake_reading(index: int, **fields: object) -> GpuReading:
-    """A plausible healthy H100 reading for tests, with `fields` overriding."""
-    base = GpuReading(
-        index=index,
-        vendor="nvidia",
-        name="NVIDIA H100 80GB HBM3",
-        uuid=f"GPU-00000000-0000-0000-0000-{index:012d}",
-        pci_bus_id=f"00000000:{0x18 + index:02X}:00.0",
-        memory_total_bytes=85_520_809_984,
-        memory_used_bytes=1_048_576,
-        utilization_ratio=0.0,
-        temperatures_celsius=(("gpu", 31.0),),
-        power_watts=70.5,
-        power_limit_watts=700.0,
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]

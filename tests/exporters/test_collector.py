@@ -15,9 +15,9 @@ from exporters import (
     ModelResidency,
     OllamaView,
     SourceInfo,
-    fake_reading,
 )
 from exporters import metric_names as m
+from exporters.testing import fake_reading
 
 
 def _snapshot(*devices: object) -> GpuSnapshot:

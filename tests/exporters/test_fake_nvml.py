@@ -5,7 +5,7 @@ import threading
 import pynvml
 import pytest
 
-from exporters import FakeNvml
+from exporters.testing import FakeNvml
 
 
 def test_raises_the_bindings_own_exception_classes() -> None:

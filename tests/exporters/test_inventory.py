@@ -1,8 +1,9 @@
 from dataclasses import replace
 from pathlib import Path
 
-from exporters import FakeOllamaClient, GpuSnapshot, SourceInfo, fake_reading, tier_for_host
+from exporters import GpuSnapshot, SourceInfo, tier_for_host
 from exporters._inventory import cgroup_version, gather, gpu_summary, render
+from exporters.testing import FakeOllamaClient, fake_reading
 from telemetry.core._config import DEFAULT_TIERS
 
 GIB = 1024**3

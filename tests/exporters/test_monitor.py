@@ -11,15 +11,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters import (
-    FakeGpuSource,
-    FakeNvml,
-    FakeOllamaClient,
-    GpuMonitor,
-    NvmlSource,
-    fake_reading,
-)
+from exporters import GpuMonitor, NvmlSource
 from exporters import metric_names as m
+from exporters.testing import FakeGpuSource, FakeNvml, FakeOllamaClient, fake_reading
 from telemetry import Config, Outcome, Placement, Processor, RequestRecord
 from telemetry.core._config import GpuConfig
 from telemetry.emulator import EmulatedModel, EmulatorConfig, EmulatorServer

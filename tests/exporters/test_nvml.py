@@ -1,6 +1,7 @@
 import pytest
 
-from exporters import BackendUnavailable, DeviceFailed, FakeNvml, NvmlSource, SourceFailed
+from exporters import BackendUnavailable, DeviceFailed, NvmlSource, SourceFailed
+from exporters.testing import FakeNvml
 
 
 def test_eight_healthy_h100s_in_base_units() -> None:

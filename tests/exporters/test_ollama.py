@@ -4,8 +4,9 @@ import socket
 
 import pytest
 
-from exporters import AiohttpOllamaClient, FakeOllamaClient, ModelResidency, OllamaUnavailable
+from exporters import AiohttpOllamaClient, ModelResidency, OllamaUnavailable
 from exporters._ollama import model_key, parse_ps, parse_tags, parse_version
+from exporters.testing import FakeOllamaClient
 from telemetry.emulator import EmulatorConfig, EmulatorServer
 
 

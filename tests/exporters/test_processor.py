@@ -1,13 +1,7 @@
-from exporters import (
-    GpuSnapshot,
-    ModelResidency,
-    SourceInfo,
-    decide,
-    fake_reading,
-    ollama_processor,
-)
+from exporters import GpuSnapshot, ModelResidency, SourceInfo, decide, ollama_processor
 from exporters._processor import gpu_refs
 from exporters._source import GpuProcess
+from exporters.testing import fake_reading
 from telemetry import Processor
 
 GIB = 1024**3

@@ -1,6 +1,7 @@
 import time
 
-from exporters import FakeGpuSource, FakeNvml, GpuSampler, NvmlSource, fake_reading
+from exporters import GpuSampler, NvmlSource
+from exporters.testing import FakeGpuSource, FakeNvml, fake_reading
 
 
 def _wait(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
