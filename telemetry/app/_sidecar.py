@@ -11,10 +11,11 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
+from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from yarl import URL
 
@@ -69,12 +70,47 @@ def read_auth_token(path: Path | None) -> bytes | None:
     return token
 
 
+class Ready(Protocol):
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, detail) for /readyz; answered from state, without blocking."""
+        ...
+
+
+class Receipts(RecordSink, Ready, Protocol):
+    """The receipt service as the sidecar drives it (`receipts.ReceiptService`)."""
+
+    @property
+    def verifier_key(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def span_exporter(self) -> SpanExporter: ...
+
+    def admin_routes(self) -> Sequence[web.RouteDef]: ...
+
+    def flush(self, timeout: float = 5.0, *, checkpoint: bool = False) -> bool: ...
+
+    def announce_admin(self, url: str) -> None: ...
+
+
+class Gpus(RecordSink, ModelInfo, Ready, Protocol):
+    """The GPU monitor as the sidecar drives it (`exporters.GpuMonitor`)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def exposition(self) -> bytes: ...
+
+
 @dataclass
 class Components:
     """Optional parts; tests inject fakes, production builds the real ones."""
 
-    receipts: Any = None
-    gpu: Any = None
+    receipts: Receipts | None = None
+    gpu: Gpus | None = None
 
 
 class Sidecar:
@@ -85,7 +121,7 @@ class Sidecar:
         env: Mapping[str, str] | None = None,
         registry: CollectorRegistry | None = None,
         components: Components | None = None,
-        span_exporters: Sequence[Any] = (),
+        span_exporters: Sequence[SpanExporter] = (),
         extra_sinks: Sequence[tuple[str, RecordSink]] = (),
     ) -> None:
         self.config = config
@@ -101,8 +137,8 @@ class Sidecar:
         self._gpu_started = False
         self._receipts_started = False
         self.proxy: Proxy | None = None
-        self.receipts: Any = None
-        self.gpu: Any = None
+        self.receipts: Receipts | None = None
+        self.gpu: Gpus | None = None
         self.tracing: Tracing | None = None
         self.listen_port = 0
         self.admin_port = 0
@@ -146,7 +182,7 @@ class Sidecar:
         metrics = ProxyMetrics(config, self.registry, VERSION)
         exporters = list(self._span_exporters)
         if self.receipts is not None:
-            self._start_receipts()
+            self._start_receipts(self.receipts)
             exporters.append(self.receipts.span_exporter())
         up_host, up_port = _upstream_address(config.proxy.upstream)
         self.tracing = Tracing(build_tracer_provider(self._env, exporters), up_host, up_port)
@@ -174,11 +210,15 @@ class Sidecar:
         app = web.Application(client_max_size=config.proxy.max_body_bytes)
         app.router.add_route("*", "/{tail:(?s:.*)}", self.proxy.handle)
         checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
-        for name, component in (("gpu", self.gpu), ("receipts", self.receipts)):
+        parts: tuple[tuple[str, Ready | None], ...] = (
+            ("gpu", self.gpu),
+            ("receipts", self.receipts),
+        )
+        for name, component in parts:
             if component is not None:
                 checks[name] = _readiness_of(component)
+        expositions = [self.gpu.exposition] if self.gpu is not None else []
         extra = self.receipts.admin_routes() if self.receipts is not None else []
-        expositions = [self.gpu.exposition] if hasattr(self.gpu, "exposition") else []
         admin = build_admin_app(self.registry, checks, extra, expositions)
         for application, bound in ((app, host), (admin, admin_host)):
             if is_loopback(bound):
@@ -201,19 +241,17 @@ class Sidecar:
             },
         )
 
-    def _start_receipts(self) -> None:
+    def _start_receipts(self, receipts: Receipts) -> None:
         from receipts import ReceiptsError
 
         try:
-            self.receipts.start()
+            receipts.start()
             self._receipts_started = True
         except ReceiptsError as exc:
             raise ConfigError(
                 f"receipts: {exc} (start with --no-receipts to serve without them)"
             ) from exc
-        log.info(
-            "receipts log ready", extra={"fields": {"verifier_key": self.receipts.verifier_key}}
-        )
+        log.info("receipts log ready", extra={"fields": {"verifier_key": receipts.verifier_key}})
 
     def _default_components(self) -> Components:
         components = Components()
@@ -308,7 +346,7 @@ def _upstream_address(url: str) -> tuple[str, int]:
     return host, port
 
 
-def _readiness_of(component: Any) -> ReadinessCheck:
+def _readiness_of(component: Ready) -> ReadinessCheck:
     """A /readyz check from a component's synchronous `readiness() -> (ok, detail)`."""
 
     async def check() -> tuple[bool, str]:

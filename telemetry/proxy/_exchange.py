@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from telemetry.core._record import (
     UNKNOWN_PLACEMENT,
@@ -17,8 +17,18 @@ from telemetry.core._record import (
 from telemetry.core._text import MAX_MODEL_CHARS, MAX_PATH_CHARS, bounded_text
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from telemetry.tap._routes import RouteInfo
     from telemetry.tap._stream import StreamTap, TapResult
+
+
+class Hasher(Protocol):
+    """The part of a `hashlib` hash the exchange uses."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
 
 
 class FailureKind(StrEnum):
@@ -108,10 +118,10 @@ class Exchange:
         self.start_unix_ns = start_unix_ns
         self.route: RouteInfo | None = None
         self.tier = ""
-        self.span: Any = None
+        self.span: Span | None = None
         self.salt: bytes | None = None
         self.request_sha256: str | None = None
-        self.response_hasher: Any = None
+        self.response_hasher: Hasher | None = None
         self.status = 0
         self.response_bytes = 0
         self.first_token_ns: int | None = None
