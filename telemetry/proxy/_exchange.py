@@ -83,7 +83,6 @@ class Exchange:
         "agreement_id",
         "authenticated",
         "cancelled",
-        "deadline_kind",
         "digest",
         "failure",
         "finished",
@@ -130,7 +129,6 @@ class Exchange:
         self.stream_tap: StreamTap | None = None
         self.tap: TapResult | None = None
         self.failure: FailureKind | None = None
-        self.deadline_kind = FailureKind.TOTAL
         self.cancelled = False
         self.rejected = False
         self.sse = False

@@ -21,12 +21,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from opentelemetry.trace import Span
 from yarl import URL
 
 from telemetry.core._config import Config, Tier
 from telemetry.core._record import ModelInfo, RecordSink
 from telemetry.observe._metrics import ProxyMetrics
 from telemetry.observe._tracing import Tracing, parent_context, traceparent_of
+from telemetry.proxy._deadline import Deadline
 from telemetry.proxy._exchange import Exchange, FailureKind
 from telemetry.proxy._ids import request_id_from, valid_id
 from telemetry.proxy._wire import (
@@ -46,7 +48,6 @@ from telemetry.tap._stream import Framing, StreamTap, framing_for
 log = logging.getLogger("ollama_sidecar.proxy")
 
 BLOB_PREFIX = "/api/blobs/"
-INFINITY = float("inf")
 LARGE_BODY_BYTES = 1024 * 1024
 
 
@@ -189,87 +190,35 @@ class Proxy:
         tier: Tier,
         body: bytes | None,
         streamed_upload: bool,
-        span: Any,
+        span: Span,
     ) -> web.StreamResponse:
         route = ex.route
         assert route is not None
-        up_headers = end_to_end(
-            request.headers, self._drop_upload if streamed_upload else self._drop
-        )
-        up_headers["Host"] = self._upstream_host
-        up_headers[REQUEST_ID] = ex.request_id
-        up_headers["traceparent"] = traceparent_of(span)
-        timeouts = tier.timeouts
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        if route.is_inference:
-            idle = timeouts.idle
-            total_at = t0 + timeouts.total
-            if route.streaming and timeouts.ttft < timeouts.total:
-                first_at, first_kind = t0 + timeouts.ttft, FailureKind.TTFT
-            else:
-                first_at, first_kind = total_at, FailureKind.TOTAL
-        else:
-            idle = self._config.proxy.management_idle_timeout
-            total_at = INFINITY
-            first_at, first_kind = t0 + idle, FailureKind.IDLE
-        ex.deadline_kind = first_kind
+        deadline = Deadline(
+            tier.timeouts,
+            loop.time(),
+            inference=route.is_inference,
+            streaming=route.streaming,
+            management_idle=self._config.proxy.management_idle_timeout,
+        )
         response: ProxyResponse | None = None
         upstream: aiohttp.ClientResponse | None = None
         try:
-            async with asyncio.timeout_at(first_at) as deadline:
-                upstream = await self.session.request(
-                    request.method,
-                    URL(self._base + request.raw_path, encoded=True),
-                    headers=up_headers,
-                    data=_relay(request, deadline, idle) if streamed_upload else _payload(body),
-                    skip_auto_headers=skipped_auto_headers(request.headers),
-                    allow_redirects=False,
-                    compress=None,
-                    # sock_connect, not connect: waiting for a free pool slot is not a failure
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+            async with asyncio.timeout_at(deadline.at) as timer:
+                upstream = await self._send(
+                    request, ex, tier, body, streamed_upload, span, timer, deadline
                 )
                 ex.status = upstream.status
                 response = self._response_for(upstream, ex)
                 await response.prepare(request)
-                framing = framing_for(upstream.headers.get("Content-Type"))
-                tap = StreamTap(framing) if route.is_inference else None
-                ex.stream_tap = tap
-                ex.sse = framing is Framing.SSE
-                hasher = ex.response_hasher
-                # Until the first token of a stream, the TTFT deadline stands; after it, and for
-                # everything else, each chunk moves the deadline to now + idle (within total).
-                waiting_first = tap is not None and route.streaming
-                async for chunk in upstream.content.iter_any():
-                    if tap is not None and tap.feed(chunk) and ex.first_token_ns is None:
-                        waiting_first = False
-                        self._on_first_token(ex)
-                    if hasher is not None:
-                        hasher.update(chunk)
-                    ex.response_bytes += len(chunk)
-                    # A client that reads slowly is not an upstream stall: only the total
-                    # deadline runs while the write waits for the client.
-                    when, kind = deadline.when(), ex.deadline_kind
-                    deadline.reschedule(total_at if total_at != INFINITY else None)
-                    ex.deadline_kind = FailureKind.TOTAL
-                    await response.write(chunk)
-                    now = loop.time()
-                    if waiting_first:
-                        deadline.reschedule(when)
-                        ex.deadline_kind = kind
-                    else:
-                        if now + idle < total_at:
-                            deadline.reschedule(now + idle)
-                            ex.deadline_kind = FailureKind.IDLE
-                        else:
-                            deadline.reschedule(total_at)
-                            ex.deadline_kind = FailureKind.TOTAL
+                await self._relay_body(upstream, response, ex, timer, deadline)
                 await response.write_eof()
                 return response
         except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: must come first
             return await self._fail(request, ex, response, upstream, 504, FailureKind.CONNECT)
         except TimeoutError:
-            return await self._fail(request, ex, response, upstream, 504, ex.deadline_kind)
+            return await self._fail(request, ex, response, upstream, 504, deadline.kind)
         except aiohttp.ClientConnectorError:
             return await self._fail(request, ex, response, upstream, 502, FailureKind.UNREACHABLE)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
@@ -293,6 +242,64 @@ class Proxy:
         finally:
             if upstream is not None:
                 upstream.release()
+
+    async def _send(
+        self,
+        request: web.Request,
+        ex: Exchange,
+        tier: Tier,
+        body: bytes | None,
+        streamed_upload: bool,
+        span: Span,
+        timer: asyncio.Timeout,
+        deadline: Deadline,
+    ) -> aiohttp.ClientResponse:
+        """Send the request upstream; returns once Ollama's status line and headers are in."""
+        up_headers = end_to_end(
+            request.headers, self._drop_upload if streamed_upload else self._drop
+        )
+        up_headers["Host"] = self._upstream_host
+        up_headers[REQUEST_ID] = ex.request_id
+        up_headers["traceparent"] = traceparent_of(span)
+        return await self.session.request(
+            request.method,
+            URL(self._base + request.raw_path, encoded=True),
+            headers=up_headers,
+            data=_relay_upload(request, timer, deadline) if streamed_upload else _payload(body),
+            skip_auto_headers=skipped_auto_headers(request.headers),
+            allow_redirects=False,
+            compress=None,
+            # sock_connect, not connect: waiting for a free pool slot is not a failure
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=tier.timeouts.connect),
+        )
+
+    async def _relay_body(
+        self,
+        upstream: aiohttp.ClientResponse,
+        response: ProxyResponse,
+        ex: Exchange,
+        timer: asyncio.Timeout,
+        deadline: Deadline,
+    ) -> None:
+        """Relay the response body chunk by chunk: tap, hash, count, write, move the deadline."""
+        route = ex.route
+        assert route is not None
+        framing = framing_for(upstream.headers.get("Content-Type"))
+        tap = StreamTap(framing) if route.is_inference else None
+        ex.stream_tap = tap
+        ex.sse = framing is Framing.SSE
+        hasher = ex.response_hasher
+        loop = asyncio.get_running_loop()
+        async for chunk in upstream.content.iter_any():
+            if tap is not None and tap.feed(chunk) and ex.first_token_ns is None:
+                deadline.first_token()
+                self._on_first_token(ex)
+            if hasher is not None:
+                hasher.update(chunk)
+            ex.response_bytes += len(chunk)
+            timer.reschedule(deadline.writing())
+            await response.write(chunk)
+            timer.reschedule(deadline.written(loop.time()))
 
     def _response_for(self, upstream: aiohttp.ClientResponse, ex: Exchange) -> ProxyResponse:
         headers = end_to_end(upstream.headers)
@@ -411,13 +418,13 @@ class Proxy:
             )
 
 
-async def _relay(
-    request: web.Request, deadline: asyncio.Timeout, idle: float
+async def _relay_upload(
+    request: web.Request, timer: asyncio.Timeout, deadline: Deadline
 ) -> AsyncIterator[bytes]:
     """A streamed upload (a model blob): each chunk read moves the idle deadline."""
     loop = asyncio.get_running_loop()
     async for chunk in request.content.iter_any():
-        deadline.reschedule(loop.time() + idle)
+        timer.reschedule(deadline.upload_read(loop.time()))
         yield chunk
 
 
