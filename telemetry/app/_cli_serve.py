@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from telemetry.app._sidecar import Sidecar
 from telemetry.core._config import Config, load_config
 from telemetry.core._runtime import run as run_loop
 from telemetry.observe._logs import configure_logging
@@ -63,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, emulate: bool) -> None:
+    from telemetry.app._sidecar import Sidecar  # the proxy's stack: not for `serve --help`
+
     if emulate and not await _upstream_answers(config.proxy.upstream):
         from dataclasses import replace
 

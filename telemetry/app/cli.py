@@ -1,28 +1,62 @@
 """`ollama-sidecar`: the command line.
 
 Exit codes: 0 success, 1 the command ran and failed, 2 usage or configuration error.
-Each subcommand lives in its own module exposing `configure(parser)` and `run(args) -> int`.
+Each subcommand lives in its own module exposing `configure(parser)` and `run(args) -> int`;
+only the one being run is imported (`ollama-sidecar --help` imports none of them).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from telemetry.core._errors import SidecarError
 
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("telemetry.app._cli_serve", "run the transparent proxy in front of Ollama"),
-    "emulate": ("telemetry.emulator.cli", "run the Ollama API emulator"),
-    "demo": (
-        "telemetry.app._cli_demo",
-        "start emulator and sidecar, send traffic, show the result",
-    ),
-    "inventory": ("exporters.inventory_cli", "describe this host: GPUs, OS, runtime, Ollama, tier"),
-    "dashboards": ("dashboards.cli", "write the Grafana dashboards and Prometheus rule files"),
+
+class Subcommand(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _serve() -> Subcommand:
+    from telemetry.app import _cli_serve
+
+    return _cli_serve
+
+
+def _emulate() -> Subcommand:
+    from telemetry.emulator import cli
+
+    return cli
+
+
+def _demo() -> Subcommand:
+    from telemetry.app import _cli_demo
+
+    return _cli_demo
+
+
+def _inventory() -> Subcommand:
+    from exporters import inventory_cli
+
+    return inventory_cli
+
+
+def _dashboards() -> Subcommand:
+    from dashboards import cli
+
+    return cli
+
+
+SUBCOMMANDS: dict[str, tuple[Callable[[], Subcommand], str]] = {
+    "serve": (_serve, "run the transparent proxy in front of Ollama"),
+    "emulate": (_emulate, "run the Ollama API emulator"),
+    "demo": (_demo, "start emulator and sidecar, send traffic, show the result"),
+    "inventory": (_inventory, "describe this host: GPUs, OS, runtime, Ollama, tier"),
+    "dashboards": (_dashboards, "write the Grafana dashboards and Prometheus rule files"),
 }
 
 
@@ -35,31 +69,34 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+def build_parser(command: str | None) -> tuple[argparse.ArgumentParser, Subcommand | None]:
+    """The parser, with the arguments of `command` only (the others are listed, not loaded)."""
     parser = argparse.ArgumentParser(
         prog="ollama-sidecar",
         description="Observability and signed receipts for an Ollama server.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules: dict[str, ModuleType] = {}
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
+    chosen: Subcommand | None = None
+    for name, (load, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(
             name,
             help=help_text,
             description=help_text[0].upper() + help_text[1:] + ".",
             formatter_class=_HelpFormatter,
         )
-        module.configure(sub)
-        modules[name] = module
-    return parser, modules
+        if name == command:
+            chosen = load()
+            chosen.configure(sub)
+    return parser, chosen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, modules = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, subcommand = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    assert subcommand is not None  # parse_args exits unless argv[0] named a subcommand
     try:
-        result: int = modules[args.command].run(args)
+        result: int = subcommand.run(args)
     except SidecarError as exc:
         print(f"ollama-sidecar: {exc}", file=sys.stderr)
         return 2
