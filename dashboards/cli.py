@@ -1,5 +1,9 @@
 """`ollama-sidecar dashboards`: write the Grafana dashboards and the Prometheus rule files.
 
+They go under `--out`, by default the current directory (run it from a checkout to refresh the
+committed copies; tests/dashboards/test_cli.py fails while those are stale), never into the
+installed package.
+
 Exit codes: 0 written, 1 a file could not be written, 2 usage or configuration error (reported by
 the `ollama-sidecar` dispatcher for `ConfigError`).
 """
@@ -11,7 +15,7 @@ import sys
 from pathlib import Path
 
 from alerts import RuleSettings
-from dashboards._build import REPO_ROOT, write_all
+from dashboards._build import write_all
 from dashboards._errors import DashboardsError
 from telemetry.core import load_config
 
@@ -20,8 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=REPO_ROOT,
-        help="root to write dashboards/json/*.json and alerts/{rules,tests}/*.yaml under",
+        default=Path(),
+        help="root to write dashboards/json/*.json and alerts/{rules,tests}/*.yaml under "
+        "(default: the current directory)",
     )
     parser.add_argument(
         "--config",

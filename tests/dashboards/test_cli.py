@@ -11,13 +11,13 @@ from alerts import ALERTS_DIR
 from dashboards import JSON_DIR, REPO_ROOT
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dashboards.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=REPO_ROOT,
+        cwd=cwd,
         check=False,
     )
 
@@ -33,6 +33,14 @@ def test_writes_dashboards_rules_and_tests(tmp_path: Path) -> None:
     assert (tmp_path / "alerts/rules/recording.yaml").read_text() == (
         ALERTS_DIR / "rules/recording.yaml"
     ).read_text()
+
+
+def test_without_out_they_go_to_the_current_directory(tmp_path: Path) -> None:
+    done = _run(cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / JSON_DIR / "slo.json").is_file()
+    assert (tmp_path / "alerts/rules/alerts.yaml").is_file()
+    assert all(Path(line).parts[0] in ("dashboards", "alerts") for line in done.stdout.split())
 
 
 def test_config_tiers_drive_the_thresholds(tmp_path: Path) -> None:
