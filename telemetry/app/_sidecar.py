@@ -15,6 +15,7 @@ from typing import Protocol
 
 import aiohttp
 from aiohttp import web
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from yarl import URL
@@ -121,14 +122,14 @@ class Sidecar:
         env: Mapping[str, str] | None = None,
         registry: CollectorRegistry | None = None,
         components: Components | None = None,
-        span_exporters: Sequence[SpanExporter] = (),
+        span_processors: Sequence[SpanProcessor] = (),
         extra_sinks: Sequence[tuple[str, RecordSink]] = (),
     ) -> None:
         self.config = config
         self._env = os.environ if env is None else env
         self.registry = registry or CollectorRegistry()
         self._components = components
-        self._span_exporters = span_exporters
+        self._span_processors = span_processors
         self._extra_sinks = tuple(extra_sinks)
         self._runners: list[web.BaseRunner] = []
         self._probe_task: asyncio.Task[None] | None = None
@@ -180,12 +181,13 @@ class Sidecar:
         components = self._components or self._default_components()
         self.receipts, self.gpu = components.receipts, components.gpu
         metrics = ProxyMetrics(config, self.registry, VERSION)
-        exporters = list(self._span_exporters)
+        exporters: list[SpanExporter] = []
         if self.receipts is not None:
             self._start_receipts(self.receipts)
             exporters.append(self.receipts.span_exporter())
         up_host, up_port = _upstream_address(config.proxy.upstream)
-        self.tracing = Tracing(build_tracer_provider(self._env, exporters), up_host, up_port)
+        provider = build_tracer_provider(self._env, exporters, self._span_processors)
+        self.tracing = Tracing(provider, up_host, up_port)
         sinks: list[tuple[str, RecordSink]] = [("metrics", metrics)]
         if config.proxy.log_requests:
             sinks.append(("log", AccessLog()))

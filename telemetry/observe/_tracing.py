@@ -16,6 +16,14 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+)
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.url_attributes import URL_PATH
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -72,13 +80,19 @@ def _headers(text: str) -> dict[str, str]:
 
 
 def build_tracer_provider(
-    env: Mapping[str, str], exporters: Sequence[SpanExporter] = ()
+    env: Mapping[str, str],
+    exporters: Sequence[SpanExporter] = (),
+    processors: Sequence[SpanProcessor] = (),
 ) -> TracerProvider:
+    """Batches spans to `exporters` and the OTLP exporter the environment names; `processors`
+    (e.g. a test's synchronous one) get every span as it ends."""
     service = env.get("OTEL_SERVICE_NAME") or "ollama-sidecar"
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     found = otlp_exporter(env)
     for exporter in (*exporters, *([found] if found else [])):
         provider.add_span_processor(BatchSpanProcessor(exporter))
+    for processor in processors:
+        provider.add_span_processor(processor)
     return provider
 
 
@@ -112,8 +126,8 @@ class Tracing:
         self._provider = provider
         self._tracer = provider.get_tracer("ollama-sidecar")
         self._server: dict[str, AttributeValue] = {
-            "server.address": server_address,
-            "server.port": server_port,
+            SERVER_ADDRESS: server_address,
+            SERVER_PORT: server_port,
         }
 
     def start(self, route: RouteInfo, method: str, start_ns: int, parent: Any) -> trace.Span:
@@ -136,51 +150,48 @@ class Tracing:
                 span.set_status(Status(StatusCode.ERROR, record.error_type))
         span.end(end_time=record.end_unix_ns)
 
-    def add_processor(self, processor: SpanProcessor) -> None:
-        self._provider.add_span_processor(processor)
-
     def shutdown(self) -> None:
         self._provider.shutdown()
 
 
 def _attributes(route: RouteInfo, record: RequestRecord) -> dict[str, Any]:
     attrs: dict[str, Any] = {
-        "http.request.method": record.method,
-        "url.path": record.path,
+        HTTP_REQUEST_METHOD: record.method,
+        URL_PATH: record.path,
         "ollama_sidecar.request_id": record.request_id,
         "ollama_sidecar.tier": record.tier,
         "ollama_sidecar.outcome": record.outcome.value,
         "ollama_sidecar.processor": record.placement.processor.value,
     }
     if record.status:
-        attrs["http.response.status_code"] = record.status
+        attrs[HTTP_RESPONSE_STATUS_CODE] = record.status
     if record.error_type:
-        attrs["error.type"] = record.error_type
+        attrs[ERROR_TYPE] = record.error_type
     if route.operation is None:
         return attrs
-    attrs["gen_ai.operation.name"] = route.operation
-    attrs["gen_ai.provider.name"] = n.PROVIDER_NAME
+    attrs[gen_ai.GEN_AI_OPERATION_NAME] = route.operation
+    attrs[gen_ai.GEN_AI_PROVIDER_NAME] = n.PROVIDER_NAME
     if route.model:
-        attrs["gen_ai.request.model"] = route.model
-        attrs["gen_ai.response.model"] = record.response_model or route.model
+        attrs[gen_ai.GEN_AI_REQUEST_MODEL] = route.model
+        attrs[gen_ai.GEN_AI_RESPONSE_MODEL] = record.response_model or route.model
     if route.streaming:
-        attrs["gen_ai.request.stream"] = True
+        attrs[gen_ai.GEN_AI_REQUEST_STREAM] = True
     params = route.params
     for key, value in (
-        ("temperature", params.temperature),
-        ("top_p", params.top_p),
-        ("top_k", params.top_k),
-        ("max_tokens", params.max_tokens),
-        ("seed", params.seed),
+        (gen_ai.GEN_AI_REQUEST_TEMPERATURE, params.temperature),
+        (gen_ai.GEN_AI_REQUEST_TOP_P, params.top_p),
+        (gen_ai.GEN_AI_REQUEST_TOP_K, params.top_k),
+        (gen_ai.GEN_AI_REQUEST_MAX_TOKENS, params.max_tokens),
+        (gen_ai.GEN_AI_REQUEST_SEED, params.seed),
     ):
         if value is not None:
-            attrs[f"gen_ai.request.{key}"] = value
+            attrs[key] = value
     if record.done_reason:
-        attrs["gen_ai.response.finish_reasons"] = (record.done_reason,)
+        attrs[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = (record.done_reason,)
     if record.input_tokens is not None:
-        attrs["gen_ai.usage.input_tokens"] = record.input_tokens
+        attrs[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = record.input_tokens
     if record.output_tokens is not None:
-        attrs["gen_ai.usage.output_tokens"] = record.output_tokens
+        attrs[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = record.output_tokens
     if record.ttft_ns is not None:
-        attrs["gen_ai.response.time_to_first_chunk"] = record.ttft_ns / 1e9
+        attrs[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = record.ttft_ns / 1e9
     return attrs

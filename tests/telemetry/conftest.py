@@ -109,10 +109,9 @@ async def start_sidecar(tmp_path: Any) -> AsyncIterator[StartSidecar]:
             registry=registry,
             components=components or Components(),
             extra_sinks=[("test", sink)],
+            span_processors=[SimpleSpanProcessor(spans)],
         )
         await sidecar.start()
-        assert sidecar.tracing is not None
-        sidecar.tracing.add_processor(SimpleSpanProcessor(spans))
         started.append(sidecar)
         return Running(sidecar, upstream, sink, spans, registry)
 

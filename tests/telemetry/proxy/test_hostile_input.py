@@ -94,17 +94,16 @@ async def start_stack(tmp_path: Path, upstream: str) -> Stack:
     )
     registry = CollectorRegistry()
     sink = RecordingSink()
+    spans = InMemorySpanExporter()
     sidecar = Sidecar(
         config,
         env={},
         registry=registry,
         components=Components(receipts=ReceiptService(config, registry=registry)),
         extra_sinks=[("test", sink)],
+        span_processors=[SimpleSpanProcessor(spans)],
     )
     await sidecar.start()
-    spans = InMemorySpanExporter()
-    assert sidecar.tracing is not None
-    sidecar.tracing.add_processor(SimpleSpanProcessor(spans))
     return Stack(sidecar, sink, spans, registry)
 
 
