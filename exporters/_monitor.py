@@ -38,7 +38,7 @@ from exporters._sampler import CPU_BACKEND, GpuSampler, GpuSnapshot
 from exporters._source import GpuSource
 from telemetry.core import Config, GpuRef, Placement, Processor, RequestRecord, spawn
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ollama_sidecar.gpu")
 
 _FAST_POLL_SECONDS = 0.25
 _WANTED_FOR_SECONDS = 60.0

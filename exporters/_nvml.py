@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from exporters._errors import BackendUnavailable, DeviceFailed, SourceFailed
 from exporters._source import GpuProcess, GpuReading, SourceInfo, is_ollama_process
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ollama_sidecar.gpu")
 T = TypeVar("T")
 
 # NVML return codes (nvml.h), stable across releases.

@@ -15,7 +15,7 @@ from typing import Any
 from exporters._errors import BackendUnavailable, DeviceFailed
 from exporters._source import GpuReading, SourceInfo
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ollama_sidecar.gpu")
 
 CANDIDATES = ("librocm_smi64.so.1", "librocm_smi64.so.7", "/opt/rocm/lib/librocm_smi64.so")
 _SUCCESS, _NOT_SUPPORTED, _PERMISSION, _INIT_ERROR, _NOT_FOUND = 0, 2, 4, 8, 10

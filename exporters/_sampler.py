@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from exporters._errors import BackendUnavailable, DeviceFailed, SourceFailed
 from exporters._source import GpuReading, GpuSource, SourceInfo
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ollama_sidecar.gpu")
 T = TypeVar("T")
 CPU_BACKEND = "cpu"
 
@@ -123,7 +123,6 @@ class GpuSampler:
         self._state = _State()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._first = threading.Event()
         self._worker = _Worker()
         self._thread: threading.Thread | None = None
         self.snapshot = GpuSnapshot()
@@ -144,10 +143,6 @@ class GpuSampler:
             self._call(source.close, None)
         self._worker.stop()
 
-    def wait_first(self, timeout: float) -> bool:
-        """Block until the first round has been published (for the inventory CLI)."""
-        return self._first.wait(timeout)
-
     def run_once(self) -> GpuSnapshot:
         """Probe if needed and sample one round on the calling thread's schedule."""
         st = self._state
@@ -165,7 +160,6 @@ class GpuSampler:
             except Exception:  # the sampler must never die; count and carry on
                 log.exception("GPU sampling round failed")
                 self._count(self.snapshot.backend, "internal")
-            self._first.set()
             self._stop.wait(self._interval)
 
     def _call(self, fn: Callable[[], T], device: int | None) -> T:

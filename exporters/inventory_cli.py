@@ -60,7 +60,7 @@ def _sampler_quiet() -> Iterator[None]:
 
     They are meant for the running sidecar; the inventory prints the same facts itself.
     """
-    logger = logging.getLogger("exporters")
+    logger = logging.getLogger("ollama_sidecar.gpu")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:

@@ -40,7 +40,7 @@ from receipts._store import Batch, CheckpointRow, ReceiptRow, ReceiptStore, Span
 from receipts._watermark import Watermark
 from telemetry.core import RequestRecord
 
-log = logging.getLogger("receipts.log")
+log = logging.getLogger("ollama_sidecar.receipts")
 
 SignRecord = Callable[[RequestRecord], bytes]
 """Builds and signs the receipt of a record; returns the exact canonical signed bytes."""

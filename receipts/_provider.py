@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from receipts._keys import Signer, generate_key_file, load_key_file
 
-log = logging.getLogger("receipts")
+log = logging.getLogger("ollama_sidecar.receipts")
 
 KEY_FILE = "provider.key"
 DATABASE_FILE = "receipts.duckdb"

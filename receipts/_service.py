@@ -40,7 +40,7 @@ from receipts._store_duckdb import DuckDBStore
 from receipts._watermark import Watermark, read_watermark, write_watermark
 from telemetry.core import Config, RequestRecord
 
-log = logging.getLogger("receipts")
+log = logging.getLogger("ollama_sidecar.receipts")
 
 
 class ReceiptService:

@@ -12,7 +12,7 @@ from telemetry.core._config import Config, load_config
 from telemetry.core._runtime import run as run_loop
 from telemetry.observe._logs import configure_logging
 
-log = logging.getLogger("ollama_sidecar")
+log = logging.getLogger("ollama_sidecar.sidecar")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

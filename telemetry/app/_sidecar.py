@@ -10,6 +10,7 @@ import signal
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Protocol
 
@@ -37,9 +38,9 @@ from telemetry.observe._metrics import ProxyMetrics
 from telemetry.observe._tracing import Tracing, build_tracer_provider
 from telemetry.proxy._proxy import Proxy
 
-log = logging.getLogger("ollama_sidecar")
+log = logging.getLogger("ollama_sidecar.sidecar")
 
-VERSION = "0.1.0"
+VERSION = metadata.version("ollama-sidecar")
 UPSTREAM_PROBE_SECONDS = 5.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 

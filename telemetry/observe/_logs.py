@@ -31,9 +31,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"), default=str)
 
 
-# Loggers configured by `configure_logging`: the project's packages, and aiohttp (its children
-# aiohttp.server, .access, .web, .internal, .client propagate to it).
-LOGGERS = ("ollama_sidecar", "exporters", "receipts", "aiohttp")
+# Loggers configured by `configure_logging`: the project's (every one is `ollama_sidecar.<area>`:
+# proxy, access, sidecar, tracing, gpu, receipts), and aiohttp (its children aiohttp.server,
+# .access, .web, .internal, .client propagate to it).
+LOGGERS = ("ollama_sidecar", "aiohttp")
 _PLACEHOLDER = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdrifxXeEgGa%]")
 
 
@@ -86,7 +87,6 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
     foreign = logging.StreamHandler(handler.stream)
     foreign.setFormatter(JsonFormatter())
     foreign.addFilter(ForeignLogFilter())
-    # Every package logs under its own name; the sidecar's output is one JSON stream.
     for name in LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers[:] = [foreign if name == "aiohttp" else handler]

@@ -32,7 +32,7 @@ from telemetry.core import metric_names as n
 from telemetry.core._record import Outcome, RequestRecord
 from telemetry.tap._routes import RouteInfo
 
-log = logging.getLogger("ollama_sidecar")
+log = logging.getLogger("ollama_sidecar.tracing")
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _INVALID_TRACE = "0" * 32
