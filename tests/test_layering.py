@@ -138,6 +138,24 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph(ROOT, PACKAGES)) == []
 
 
+def documented_rooms(text: str) -> dict[str, frozenset[str]]:
+    """The rooms table of docs/architecture.md: room | what it is | the rooms it may import."""
+    rooms = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        allowed = cells[2]
+        names = frozenset(n.strip().strip("`") for n in allowed.split(",") if "`" in n)
+        rooms[cells[0].strip("`")] = ALL if allowed == "everything" else names
+    return rooms
+
+
+def test_the_architecture_doc_shows_the_enforced_table() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    assert documented_rooms(text) == ROOMS
+
+
 def plant(root: Path, files: Mapping[str, str]) -> None:
     for relative, text in files.items():
         path = root / relative
