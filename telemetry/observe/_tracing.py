@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -96,7 +96,7 @@ def build_tracer_provider(
     return provider
 
 
-def parent_context(traceparent: str | None, tracestate: str | None) -> Any:
+def parent_context(traceparent: str | None, tracestate: str | None) -> Context | None:
     """The W3C parent from the client, or None. Malformed headers are ignored, as the spec says."""
     if not traceparent:
         return None
@@ -130,7 +130,9 @@ class Tracing:
             SERVER_PORT: server_port,
         }
 
-    def start(self, route: RouteInfo, method: str, start_ns: int, parent: Any) -> trace.Span:
+    def start(
+        self, route: RouteInfo, method: str, start_ns: int, parent: Context | None
+    ) -> trace.Span:
         if route.operation is not None:
             name = f"{route.operation} {route.model}" if route.model else route.operation
         else:
@@ -154,8 +156,8 @@ class Tracing:
         self._provider.shutdown()
 
 
-def _attributes(route: RouteInfo, record: RequestRecord) -> dict[str, Any]:
-    attrs: dict[str, Any] = {
+def _attributes(route: RouteInfo, record: RequestRecord) -> dict[str, AttributeValue]:
+    attrs: dict[str, AttributeValue] = {
         HTTP_REQUEST_METHOD: record.method,
         URL_PATH: record.path,
         "ollama_sidecar.request_id": record.request_id,
