@@ -211,7 +211,7 @@ class Sidecar:
         )
         await self.proxy.start()
         app = web.Application(client_max_size=config.proxy.max_body_bytes)
-        app.router.add_route("*", "/{tail:(?s:.*)}", self.proxy.handle)
+        self.proxy.mount(app)
         checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
         parts: tuple[tuple[str, Ready | None], ...] = (
             ("gpu", self.gpu),

@@ -16,10 +16,11 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.typedefs import LooseHeaders
 from multidict import CIMultiDict
 from opentelemetry.trace import Span
 from yarl import URL
@@ -52,29 +53,49 @@ LARGE_BODY_BYTES = 1024 * 1024
 
 
 class ProxyResponse(web.StreamResponse):
-    """A response that adds no `Server` header of its own (Ollama sends none) and sends its
-    headers together with the first body bytes, as Ollama does: one write instead of two."""
+    """A response that adds no `Server` header of its own (Ollama sends none; `Proxy.mount`
+    installs the hook that drops aiohttp's) and sends its headers together with the first body
+    bytes, as Ollama does: one write instead of two."""
 
+    # aiohttp's own `web.Response` sets this class attribute the same way; it has no public knob.
     _send_headers_immediately = False
 
-    def __init__(self, *, upstream_server: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._upstream_server = upstream_server
+    def __init__(
+        self,
+        *,
+        status: int,
+        reason: str | None = None,
+        headers: LooseHeaders | None = None,
+        upstream_server: bool = False,
+    ) -> None:
+        super().__init__(status=status, reason=reason, headers=headers)
+        self.upstream_server = upstream_server
+        self.has_body = True
 
-    async def _prepare_headers(self) -> None:
-        await super()._prepare_headers()
-        if not self._upstream_server:
-            self._headers.popall("Server", None)
-
-    @property
-    def has_body(self) -> bool:
-        """False for a HEAD answer (or a 204/304), once prepared: whatever the proxy has to say,
-        bytes after its head would be read as the next response on a keep-alive connection."""
-        return not self._must_be_empty_body
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        # False for a HEAD answer (or a 204/304): whatever the proxy has to say, bytes after its
+        # head would be read as the next response on a keep-alive connection.
+        self.has_body = not _must_be_empty(request.method, self.status)
+        return await super().prepare(request)
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         if self.has_body:
             await super().write(data)
+
+
+async def _drop_own_server_header(_: web.Request, response: web.StreamResponse) -> None:
+    if isinstance(response, ProxyResponse) and not response.upstream_server:
+        response.headers.popall("Server", None)
+
+
+def _must_be_empty(method: str, status: int) -> bool:
+    """RFC 9110 §6.4.1: no content in a HEAD answer, a 1xx, 204 or 304, or a 2xx to CONNECT."""
+    return (
+        method == "HEAD"
+        or status in (204, 304)
+        or 100 <= status < 200
+        or (method == "CONNECT" and 200 <= status < 300)
+    )
 
 
 class Proxy:
@@ -115,6 +136,11 @@ class Proxy:
     def session(self) -> aiohttp.ClientSession:
         assert self._session is not None, "Proxy.start() was not awaited"
         return self._session
+
+    def mount(self, app: web.Application) -> None:
+        """Serve every path of `app` through the proxy."""
+        app.router.add_route("*", "/{tail:(?s:.*)}", self.handle)  # a decoded newline too
+        app.on_response_prepare.append(_drop_own_server_header)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
