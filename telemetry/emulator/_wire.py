@@ -5,7 +5,7 @@ Exceptions raised inside the emulator (all under the package root):
     SidecarError
     ├── ApiError           an error reply with a status; the app middleware renders it
     │   └── BadRequest     400: missing or invalid body, bad field, unknown fault name
-    └── StreamStopped      a mid-stream fault ended the stream (`_emulator_stream`)
+    └── StreamStopped      a mid-stream fault ended the stream (`_stream`)
 
 Go details imitated here: compact JSON with raw UTF-8, `created_at` in RFC 3339 with
 nanoseconds and trailing zeros trimmed, gin's `404 page not found`, and no `Server` header.

@@ -2,7 +2,7 @@
 
 The two shapes use disjoint keys (`done`, `prompt_eval_count`, `message` versus `choices`,
 `usage`), so one accumulator reads both and the framing only decides how objects are cut out
-of the body. Typed events (`/v1/responses`, `/v1/messages`) are handed to `_tap_events`.
+of the body. Typed events (`/v1/responses`, `/v1/messages`) are handed to `_events`.
 Every field is optional on the wire (ollama-api.md §5): anything absent or of the wrong type
 is simply not learned.
 
