@@ -140,8 +140,13 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
 
     @property
+    def state(self) -> EmulatorState:
+        """Counters, loaded models and the fault draw (`state.rng.seed(n)` for a fixed draw)."""
+        return self._app[STATE_KEY]
+
+    @property
     def stats(self) -> EmulatorStats:
-        return self._app[STATE_KEY].stats
+        return self.state.stats
 
     @property
     def url(self) -> str:

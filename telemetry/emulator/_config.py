@@ -151,9 +151,21 @@ class EmulatorConfig:
     fault_models: tuple[str, ...] = ()
     fault_after_chunks: int = 2
     stall_seconds: float = 3600.0
+    # The global fault hits this share of matching requests (drawn per request), not all of them.
+    fault_share: float = 1.0
+    # Load-dependent latency: TTFT and token pacing stretch by `1 + concurrency_slowdown * n`,
+    # `n` being the other requests in flight when this one arrives.
+    concurrency_slowdown: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("ttft_seconds", "tokens_per_second", "load_seconds", "stall_seconds"):
+        for name in (
+            "ttft_seconds",
+            "tokens_per_second",
+            "load_seconds",
+            "stall_seconds",
+            "fault_share",
+            "concurrency_slowdown",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ConfigError(f"{name}: expected a number")
@@ -165,6 +177,8 @@ class EmulatorConfig:
                 raise ConfigError(f"{name}: expected an integer >= 0")
         if not isinstance(self.version, str) or not self.version:
             raise ConfigError("version: expected a non-empty string")
+        if self.fault_share > 1:
+            raise ConfigError("fault_share: must be between 0 and 1")
         if self.embedding_dim < 1:
             raise ConfigError("embedding_dim: must be >= 1")
         if self.fault is not None and self.fault not in FAULTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class EmulatorState:
     config: EmulatorConfig
     stats: EmulatorStats = field(default_factory=EmulatorStats)
     blobs: set[str] = field(default_factory=set)
+    rng: random.Random = field(default_factory=random.Random)
     # model name -> wall-clock expiry (seconds since the epoch, inf = never)
     _loaded: dict[str, float] = field(default_factory=dict)
 

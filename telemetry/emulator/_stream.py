@@ -54,6 +54,8 @@ def select_fault(request: web.Request, state: EmulatorState, model: str) -> str 
         return None
     if config.fault_models and not any(fnmatch.fnmatchcase(model, g) for g in config.fault_models):
         return None
+    if config.fault_share < 1 and state.rng.random() >= config.fault_share:
+        return None
     return config.fault
 
 
@@ -193,8 +195,10 @@ class Generation:
         self._start = start_ns
         self._fault = fault
         self._keep_alive = keep_alive
-        self._ttft = config.ttft_seconds
-        self._tps = config.tokens_per_second
+        # Fixed on arrival: `active` already counts this request.
+        stretch = 1.0 + config.concurrency_slowdown * max(state.stats.active - 1, 0)
+        self._ttft = config.ttft_seconds * stretch
+        self._tps = config.tokens_per_second / stretch
         self._load = config.load_seconds
         self.prompt_tokens = prompt_tokens
         count = config.output_tokens

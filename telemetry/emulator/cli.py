@@ -41,6 +41,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fault", choices=FAULTS, default=None, help="fault for every request")
     parser.add_argument(
+        "--fault-share",
+        type=float,
+        default=defaults.fault_share,
+        help="share of requests (0-1) the --fault hits, drawn per request",
+    )
+    parser.add_argument(
+        "--concurrency-slowdown",
+        type=float,
+        default=defaults.concurrency_slowdown,
+        help="TTFT and token pacing stretch by 1 + this x (other requests in flight)",
+    )
+    parser.add_argument(
         "--fault-after-chunks",
         type=int,
         default=defaults.fault_after_chunks,
@@ -62,6 +74,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         output_tokens=args.output_tokens,
         load_seconds=args.load_seconds,
         fault=args.fault,
+        fault_share=args.fault_share,
+        concurrency_slowdown=args.concurrency_slowdown,
         fault_after_chunks=args.fault_after_chunks,
     )
 

@@ -61,7 +61,7 @@ def test_cli_serves_until_sigterm(entry: list[str]) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "code"),
-    [(["--listen", "nowhere"], 2), (["--fault", "meltdown"], 2)],
+    [(["--listen", "nowhere"], 2), (["--fault", "meltdown"], 2), (["--fault-share", "2"], 2)],
 )
 def test_cli_bad_flags_exit_2_without_traceback(flags: list[str], code: int) -> None:
     result = subprocess.run(

@@ -32,6 +32,8 @@ def test_model_lookup_adds_latest() -> None:
         ({"output_tokens": 1.5}, "output_tokens"),
         ({"embedding_dim": 0}, "embedding_dim"),
         ({"fault": "meltdown"}, "fault"),
+        ({"fault_share": 1.5}, "fault_share"),
+        ({"concurrency_slowdown": -0.1}, "concurrency_slowdown"),
         ({"version": ""}, "version"),
         ({"models": (DEFAULT_MODELS[0], DEFAULT_MODELS[0])}, "duplicate"),
     ],

@@ -170,6 +170,34 @@ async def test_global_fault_respects_model_globs(emu: EmulatorServer) -> None:
     assert (await _call(emu.url + "/api/generate", big, "error_before"))[0] == 500
 
 
+async def test_global_fault_hits_its_share_of_requests(emu: EmulatorServer) -> None:
+    emu.config.fault = "busy"
+    emu.config.fault_share = 0.25
+    emu.state.rng.seed(7)
+    statuses = [(await _call(emu.url + "/api/generate", GEN))[0] for _ in range(200)]
+    # 3 standard deviations of a binomial(200, 0.25) count: 50 +- 18.
+    assert 32 <= statuses.count(503) <= 68
+    assert set(statuses) == {200, 503}
+    emu.config.fault_share = 0.0
+    assert (await _call(emu.url + "/api/generate", GEN))[0] == 200
+    assert (await _call(emu.url + "/api/generate", GEN, "busy"))[0] == 503  # a header always hits
+
+
+async def test_concurrency_slowdown_stretches_latency_with_load(emu: EmulatorServer) -> None:
+    emu.config.ttft_seconds = 0.1
+    emu.config.concurrency_slowdown = 1.0
+
+    async def ttft() -> float:
+        _, _, raw = await _call(emu.url + "/api/generate", GEN)
+        return int(json.loads(raw.splitlines()[-1])["prompt_eval_duration"]) / 1e9
+
+    alone = await ttft()
+    together = await asyncio.gather(*(ttft() for _ in range(4)))
+    assert 0.1 <= alone < 0.15
+    # Arrivals see 0..3 others in flight: 1x, 2x, 3x and 4x the base TTFT.
+    assert max(together) >= 0.4 and sorted(together)[0] < 0.15
+
+
 async def test_global_midstream_fault_uses_fault_after_chunks(emu: EmulatorServer) -> None:
     emu.config.fault = "error_midstream"
     emu.config.fault_after_chunks = 4
