@@ -36,13 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, env={})
-    with _sampler_quiet():
-        sampler = GpuSampler(default_sources(), hang_timeout=10.0)
-        try:
-            snapshot = sampler.run_once()
-        finally:
-            sampler.stop(timeout=1.0)
-    inventory = asyncio.run(_gather(snapshot, config.tiers, args.upstream))
+    inventory = asyncio.run(collect(config.tiers, args.upstream))
     text = json.dumps(inventory.to_json(), indent=2) + "\n" if args.json else render(inventory)
     try:
         sys.stdout.write(text)
@@ -67,6 +61,17 @@ def _sampler_quiet() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+async def collect(tiers: tuple[Tier, ...], upstream: str) -> HostInventory:
+    """This host's inventory, with Ollama (or the sidecar) asked at `upstream`."""
+    with _sampler_quiet():
+        sampler = GpuSampler(default_sources(), hang_timeout=10.0)
+        try:
+            snapshot = await asyncio.to_thread(sampler.run_once)
+        finally:
+            sampler.stop(timeout=1.0)
+    return await _gather(snapshot, tiers, upstream)
 
 
 async def _gather(snapshot: GpuSnapshot, tiers: tuple[Tier, ...], upstream: str) -> HostInventory:

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 from yarl import URL
 
 from telemetry.app._listener import (
@@ -128,7 +128,11 @@ class Sidecar:
     ) -> None:
         self.config = config
         self._env = os.environ if env is None else env
-        self.registry = registry or CollectorRegistry()
+        if registry is None:
+            # The sidecar's own memory and open files: `loadtest --soak` watches them for drift.
+            registry = CollectorRegistry()
+            ProcessCollector(registry=registry)
+        self.registry = registry
         self._components = components
         self._span_processors = span_processors
         self._extra_sinks = tuple(extra_sinks)

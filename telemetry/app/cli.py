@@ -51,12 +51,19 @@ def _dashboards() -> Subcommand:
     return cli
 
 
+def _loadtest() -> Subcommand:
+    from telemetry.app.loadtest import cli
+
+    return cli
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[], Subcommand], str]] = {
     "serve": (_serve, "run the transparent proxy in front of Ollama"),
     "emulate": (_emulate, "run the Ollama API emulator"),
     "demo": (_demo, "start emulator and sidecar, send traffic, show the result"),
     "inventory": (_inventory, "describe this host: GPUs, OS, runtime, Ollama, tier"),
     "dashboards": (_dashboards, "write the Grafana dashboards and Prometheus rule files"),
+    "loadtest": (_loadtest, "load-test a target against the tiers' SLO: verdicts, plots, advice"),
 }
 
 

@@ -31,6 +31,10 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
+# How the error line of a stream the proxy ended on a timeout starts (load tests count these).
+TIMEOUT_MESSAGE_PREFIX = "ollama-sidecar: upstream timed out"
+
+
 class FailureKind(StrEnum):
     """Why the proxy, not Ollama, ended a request. Timeouts carry their kind as error.type."""
 
@@ -72,7 +76,7 @@ class FailureKind(StrEnum):
             FailureKind.IDLE: "waiting for the next chunk",
             FailureKind.TOTAL: "for the whole request",
         }[self]
-        return f"ollama-sidecar: upstream timed out {what} (tier {ex.tier})"
+        return f"{TIMEOUT_MESSAGE_PREFIX} {what} (tier {ex.tier})"
 
 
 class Exchange:
