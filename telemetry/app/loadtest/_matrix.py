@@ -81,6 +81,8 @@ def parse_matrix(text: str, config: Config, source: str = "matrix") -> tuple[Run
     if unknown:
         raise LoadtestError(f"{source}: unknown key {unknown[0]!r} (expected [[run]] tables)")
     runs = raw.get("run")
+    if isinstance(runs, dict):
+        raise LoadtestError(f"{source}: run: write [[run]] (a list of tables), not [run]")
     if not isinstance(runs, list) or not runs:
         raise LoadtestError(f"{source}: expected at least one [[run]] table")
     return tuple(_run(f"{source}: run {i}", table, config) for i, table in enumerate(runs, 1))
