@@ -133,9 +133,9 @@ def _model_line(
         else "misses the SLO at every level"
     )
     last_level, last = levels[-1]
-    failed = [f for r in last for f in r.verdict.failures]
+    failed = dict.fromkeys(f for r in last for f in r.verdict.failures)
     if failed:
-        line += f"; at {last_level}: {failed[0]}"
+        line += f"; at {last_level}: {'; '.join(failed)}"
     return f"{line} (tried {tried})"
 
 
