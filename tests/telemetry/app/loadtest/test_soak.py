@@ -1,0 +1,136 @@
+"""Soaks: durations, the drift rule, a sidecar whose memory keeps growing, and the real
+sidecar's process series and Ollama's residency sampled while the matrix repeats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from telemetry import Config
+from telemetry._sidecar import Components, Sidecar
+from telemetry.app.loadtest._errors import LoadtestError
+from telemetry.app.loadtest._runner import Runner
+from telemetry.app.loadtest._soak import (
+    FILES_STEP,
+    MEMORY_STEP,
+    Sampler,
+    drift,
+    parse_duration,
+    process_series,
+    soak,
+)
+from telemetry.app.loadtest._verdict import Objectives
+from telemetry.emulator import EmulatorServer
+from tests.telemetry.app.loadtest.conftest import SilentProgress, spec
+from tests.telemetry.conftest import sidecar_config
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("30m", 1800.0), ("1h30m", 5400.0)]
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10x", "m", "0s", "8d", "1h 30m"])
+def test_bad_duration_is_a_usage_error(text: str) -> None:
+    with pytest.raises(LoadtestError, match="--soak"):
+        parse_duration(text)
+
+
+def test_growth_that_stops_after_warm_up_is_not_drift() -> None:
+    warm_up = [100 * MIB, 130 * MIB, 150 * MIB] + [151 * MIB, 150 * MIB, 152 * MIB] * 3
+    assert drift(warm_up, MEMORY_STEP)["growing"] is False
+    leaking = [(100 + 10 * i) * MIB for i in range(12)]
+    result = drift(leaking, MEMORY_STEP)
+    assert result["growing"] is True and result["judged"] is True
+    assert (result["first"], result["last"]) == (100 * MIB, 210 * MIB)
+    assert drift([10.0, 11.0, 11.0, 12.0, 12.0, 12.0], FILES_STEP)["growing"] is False
+    assert drift([1.0, 2.0, 3.0], FILES_STEP)["judged"] is False
+
+
+def test_process_series_from_an_exposition() -> None:
+    text = "# TYPE process_open_fds gauge\nprocess_open_fds 17\nprocess_resident_memory_bytes 5e7\n"
+    assert process_series(text) == (5e7, 17.0)
+    assert process_series("up 1\n") == (None, None)
+
+
+@pytest.fixture
+async def leaking_metrics() -> AsyncIterator[str]:
+    """A /metrics whose memory and open files grow on every scrape."""
+    scrapes = 0
+
+    async def metrics(request: web.Request) -> web.Response:
+        nonlocal scrapes
+        scrapes += 1
+        return web.Response(
+            text=f"process_resident_memory_bytes {(100 + 20 * scrapes) * MIB}\n"
+            f"process_open_fds {10 + 3 * scrapes}\n"
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/metrics"
+    await runner.cleanup()
+
+
+async def test_memory_that_keeps_growing_fails_the_soak(
+    runner: Runner,
+    session: aiohttp.ClientSession,
+    emu: EmulatorServer,
+    config: Config,
+    leaking_metrics: str,
+) -> None:
+    sampler = Sampler(session, emu.url, leaking_metrics, interval=0.05)
+    objectives = Objectives.from_config(config, 0.01)
+    results, section = await soak(runner, [spec(config, requests=2)], 0.6, sampler, objectives)
+    assert section["verdict"] == "fail" and section["iterations"] >= 2
+    assert section["memory_bytes"]["growing"] and section["open_files"]["growing"]
+    (combined,) = results
+    assert combined.stats.requests == 2 * section["iterations"] and combined.verdict.passed
+    assert any("keeps growing" in line for line in section["summary"])
+
+
+async def test_soak_samples_the_real_sidecar_and_residency(
+    session: aiohttp.ClientSession, emu: EmulatorServer, config: Config, tmp_path: Path
+) -> None:
+    # No injected registry: the sidecar registers its process collector as in production.
+    sidecar = Sidecar(sidecar_config(emu.url, "", tmp_path), env={}, components=Components())
+    await sidecar.start()
+    try:
+        proxy = f"http://127.0.0.1:{sidecar.listen_port}"
+        metrics = f"http://127.0.0.1:{sidecar.admin_port}/metrics"
+        runner = Runner(session, proxy, Objectives.from_config(config, 0.01), SilentProgress())
+        sampler = Sampler(session, proxy, metrics, interval=0.1)
+        results, section = await soak(
+            runner, [spec(config, requests=4)], 0.5, sampler, Objectives.from_config(config, 0.01)
+        )
+    finally:
+        await sidecar.stop()
+    assert results[0].verdict.passed and section["problems"] == []
+    samples = section["samples"]
+    assert len(samples) >= 3
+    assert all(s["memory_bytes"] > 10 * MIB and s["open_files"] > 3 for s in samples)
+    assert samples[-1]["models_loaded"] == 1 and section["residency"]["models_loaded_max"] == 1
+
+
+async def test_unreachable_metrics_is_reported_not_fatal(
+    runner: Runner, session: aiohttp.ClientSession, emu: EmulatorServer, config: Config
+) -> None:
+    sampler = Sampler(session, emu.url, "http://127.0.0.1:9/metrics", interval=0.1)
+    objectives = Objectives.from_config(config, 0.01)
+    _, section = await soak(runner, [spec(config, requests=2)], 0.1, sampler, objectives)
+    assert section["verdict"] == "pass" and section["memory_bytes"]["samples"] == 0
+    assert section["problems"][0].startswith("--metrics http://127.0.0.1:9/metrics: ")
+    assert "memory: not sampled (pass --metrics" in " ".join(section["summary"])

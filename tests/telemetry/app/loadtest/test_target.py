@@ -1,0 +1,34 @@
+"""The target: URL checks, and a target that does not answer like Ollama is an input error."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from telemetry.app.loadtest._errors import LoadtestError
+from telemetry.app.loadtest._target import check_url, probe, residency
+from telemetry.emulator import EmulatorServer
+
+
+def test_check_url() -> None:
+    assert check_url("http://127.0.0.1:11435/") == "http://127.0.0.1:11435"
+    assert check_url("https://gpu.example/ollama") == "https://gpu.example/ollama"
+    with pytest.raises(LoadtestError, match="expected an http"):
+        check_url("127.0.0.1:11434")
+    with pytest.raises(LoadtestError, match="credentials"):
+        check_url("http://user:pw@host:11434")
+
+
+async def test_probe_reads_version_and_models(
+    session: aiohttp.ClientSession, emu: EmulatorServer
+) -> None:
+    info = await probe(session, emu.url, {}, emulated=True)
+    assert info.version == "0.32.15" and "llama3.1:8b" in info.models and info.emulated
+    assert await residency(session, emu.url, {}) == (0, 0)
+
+
+async def test_a_target_that_is_not_ollama_is_an_input_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    with pytest.raises(LoadtestError, match="does not answer like Ollama"):
+        await probe(session, "http://127.0.0.1:9", {}, emulated=False)
