@@ -123,7 +123,17 @@ def _write_samples(path: Path, results: Sequence[RunResult]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["run", "started", "elapsed", "outcome", "kind", "ttft", "output_tokens", "tok_s"]
+            [
+                "run",
+                "started",
+                "elapsed",
+                "outcome",
+                "kind",
+                "ttft",
+                "server_ttft",
+                "tokens",
+                "tok_s",
+            ]
         )
         for result in results:
             for s in result.samples:
@@ -135,6 +145,7 @@ def _write_samples(path: Path, results: Sequence[RunResult]) -> Path:
                         s.outcome,
                         s.kind,
                         "" if s.ttft is None else f"{s.ttft:.4f}",
+                        "" if s.server_ttft is None else f"{s.server_ttft:.4f}",
                         "" if s.output_tokens is None else s.output_tokens,
                         "" if s.tokens_per_second is None else f"{s.tokens_per_second:.2f}",
                     ]

@@ -29,7 +29,8 @@ PATHS = {"generate": "/api/generate", "chat": "/api/chat", "openai": "/v1/chat/c
 @dataclass(frozen=True, slots=True)
 class Sample:
     """How one request went. `started` and `elapsed` are seconds (run start, request start);
-    `kind` says why a request failed ("" when ok). `ttft` is None when nothing was streamed."""
+    `kind` says why a request failed ("" when ok). `ttft` is None when nothing was streamed.
+    `server_ttft` is Ollama's own `load_duration + prompt_eval_duration`, when it says so."""
 
     started: float
     elapsed: float
@@ -39,6 +40,7 @@ class Sample:
     output_tokens: int | None
     prompt_tokens: int | None
     tokens_per_second: float | None
+    server_ttft: float | None = None
 
 
 class _Failed(Exception):
@@ -86,6 +88,7 @@ class _Reading:
         self.output_tokens: int | None = None
         self.prompt_tokens: int | None = None
         self.eval_seconds: float | None = None
+        self.server_ttft: float | None = None
 
     def content(self) -> None:
         if self.ttft is None:
@@ -107,6 +110,9 @@ class _Reading:
             self.prompt_tokens = _int(obj.get("prompt_eval_count"))
             duration = _int(obj.get("eval_duration"))
             self.eval_seconds = duration / 1e9 if duration else None
+            prefill = [_int(obj.get(k)) for k in ("load_duration", "prompt_eval_duration")]
+            if any(prefill):
+                self.server_ttft = sum(n or 0 for n in prefill) / 1e9
 
     def openai(self, obj: dict[str, Any]) -> None:
         error = obj.get("error")
@@ -186,6 +192,7 @@ async def send(
         output_tokens=reading.output_tokens,
         prompt_tokens=reading.prompt_tokens,
         tokens_per_second=reading.tokens_per_second(elapsed) if outcome == "ok" else None,
+        server_ttft=reading.server_ttft,
     )
 
 

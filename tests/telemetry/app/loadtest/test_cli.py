@@ -112,8 +112,7 @@ async def test_a_share_of_stalled_requests_fails_with_exit_1(
 
 async def test_sweep_prints_advice_and_exits_0(emu: EmulatorServer, tmp_path: Path) -> None:
     emu.config.concurrency_slowdown = 1.0
-    (tmp_path / "m.toml").write_text("[[run]]\nmodel = 'llama3.1:8b'\noutput_tokens = 5\n"
-                                     "requests = 6\n")  # fmt: skip
+    (tmp_path / "m.toml").write_text("[[run]]\nmodel = 'llama3.1:8b'\noutput_tokens = 5\n")
     tiers = FAST_TIERS.replace("p50_seconds = 0.5", "p50_seconds = 0.25")
     (tmp_path / "sidecar.toml").write_text(tiers)
     code, stdout, stderr = await _loadtest(

@@ -31,6 +31,8 @@ async def test_streamed_answer_has_ttft_tokens_and_speed(
     assert sample.ttft is not None and 0.05 <= sample.ttft < sample.elapsed
     assert sample.output_tokens == 5
     assert sample.prompt_tokens is not None and sample.prompt_tokens > 10
+    if api != "openai":  # Ollama's own clock: load_duration + prompt_eval_duration
+        assert sample.server_ttft is not None and 0.05 <= sample.server_ttft <= sample.ttft
     # 100 tokens/s in the emulator: Ollama's eval counts say so (openai: measured after TTFT).
     assert sample.tokens_per_second is not None and 60 < sample.tokens_per_second < 130
 
