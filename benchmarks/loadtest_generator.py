@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import free_port, percentile, set_emulator, sidecar_cli, start, wait_http
 
 from telemetry import load_config
+from telemetry._runtime import run as run_loop
 from telemetry.app.loadtest._matrix import RunSpec
 from telemetry.app.loadtest._request import Sample, request_body
 from telemetry.app.loadtest._runner import Runner, RunResult
@@ -120,4 +121,4 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer levels and requests")
-    asyncio.run(main(parser.parse_args().quick))
+    run_loop(main(parser.parse_args().quick))  # the CLI's event loop (uvloop where installed)
