@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from telemetry import Tier
 from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.app.loadtest._matrix import RunSpec
 from telemetry.app.loadtest._runner import Runner, RunResult
@@ -57,6 +59,15 @@ async def sweep(
     return results, advice(best, tried, margin)
 
 
+@dataclass(slots=True)
+class _Observed:
+    """The worst p99s of a tier's models at their advised levels."""
+
+    tier: Tier
+    p99: float = 0.0
+    ttft_p99: float | None = None
+
+
 def round_up(seconds: float) -> float:
     return math.ceil(seconds * 10) / 10 if seconds < 10 else float(math.ceil(seconds))
 
@@ -68,7 +79,7 @@ def advice(
 ) -> dict[str, Any]:
     models: list[dict[str, Any]] = []
     summary: list[str] = []
-    covered: dict[str, dict[str, Any]] = {}
+    covered: dict[str, _Observed] = {}
     for model, levels in tried.items():
         tier = levels[0][1][0].spec.tier
         chosen = best[model]
@@ -91,11 +102,11 @@ def advice(
         summary.append(_model_line(model, tier.name, chosen, levels))
         if chosen is None:
             continue
-        seen = covered.setdefault(tier.name, {"tier": tier, "p99": 0.0, "ttft_p99": None})
-        seen["p99"] = max(seen["p99"], _worst(chosen[1], "p99_seconds") or 0.0)
+        seen = covered.setdefault(tier.name, _Observed(tier))
+        seen.p99 = max(seen.p99, _worst(chosen[1], "p99_seconds") or 0.0)
         ttft = _worst(chosen[1], "ttft_p99_seconds")
         if ttft is not None:
-            seen["ttft_p99"] = max(seen["ttft_p99"] or 0.0, ttft)
+            seen.ttft_p99 = max(seen.ttft_p99 or 0.0, ttft)
     parallel = [m["best_concurrency"] for m in models if m["best_concurrency"] is not None]
     num_parallel = min(parallel) if len(parallel) == len(models) else None
     if num_parallel is not None:
@@ -139,28 +150,28 @@ def _model_line(
     return f"{line} (tried {tried})"
 
 
-def _tier_advice(seen: dict[str, Any], margin: float, summary: list[str]) -> dict[str, Any]:
-    tier = seen["tier"]
-    total = round_up(seen["p99"] * (1 + margin))
-    ttft = round_up(seen["ttft_p99"] * (1 + margin)) if seen["ttft_p99"] is not None else None
+def _tier_advice(seen: _Observed, margin: float, summary: list[str]) -> dict[str, Any]:
+    tier = seen.tier
+    total = round_up(seen.p99 * (1 + margin))
+    ttft = None if seen.ttft_p99 is None else min(round_up(seen.ttft_p99 * (1 + margin)), total)
     summary.append(
         f"[tiers.{tier.name}]  # covers the observed p99 at the advised concurrency + "
         f"{margin:.0%} margin"
     )
     if ttft is not None:
         summary.append(
-            f"ttft_timeout_seconds = {min(ttft, total):g}   # now {tier.timeouts.ttft:g}; "
-            f"observed TTFT p99 {seen['ttft_p99']:.3f}s"
+            f"ttft_timeout_seconds = {ttft:g}   # now {tier.timeouts.ttft:g}; "
+            f"observed TTFT p99 {seen.ttft_p99:.3f}s"
         )
     summary.append(
         f"total_timeout_seconds = {total:g}   # now {tier.timeouts.total:g}; "
-        f"observed p99 {seen['p99']:.3f}s"
+        f"observed p99 {seen.p99:.3f}s"
     )
     return {
         "tier": tier.name,
-        "observed_p99_seconds": round(seen["p99"], 4),
-        "observed_ttft_p99_seconds": None if ttft is None else round(seen["ttft_p99"], 4),
-        "ttft_timeout_seconds": None if ttft is None else min(ttft, total),
+        "observed_p99_seconds": round(seen.p99, 4),
+        "observed_ttft_p99_seconds": None if seen.ttft_p99 is None else round(seen.ttft_p99, 4),
+        "ttft_timeout_seconds": ttft,
         "total_timeout_seconds": total,
         "current_ttft_timeout_seconds": tier.timeouts.ttft,
         "current_total_timeout_seconds": tier.timeouts.total,
