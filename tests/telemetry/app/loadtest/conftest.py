@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from telemetry import Config, load_config
 from telemetry.app.loadtest._matrix import RunSpec
@@ -83,3 +84,30 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def runner(session: aiohttp.ClientSession, emu: EmulatorServer, config: Config) -> Runner:
     return Runner(session, emu.url, Objectives.from_config(config, 0.01), SilentProgress())
+
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def leaking_metrics() -> AsyncIterator[str]:
+    """A /metrics whose memory and open files grow on every scrape."""
+    scrapes = 0
+
+    async def metrics(request: web.Request) -> web.Response:
+        nonlocal scrapes
+        scrapes += 1
+        return web.Response(
+            text=f"process_resident_memory_bytes {(100 + 20 * scrapes) * MIB}\n"
+            f"process_open_fds {10 + 3 * scrapes}\n"
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/metrics"
+    await runner.cleanup()

@@ -161,6 +161,22 @@ async def test_merge_combines_region_folders(
     assert "verdict: PASS (2 regions)" in stderr
 
 
+async def test_soak_watching_a_leaking_sidecar_fails_with_exit_1(
+    emu: EmulatorServer, tmp_path: Path, leaking_metrics: str
+) -> None:
+    (tmp_path / "m.toml").write_text("[[run]]\nmodel = 'llama3.1:8b'\nrequests = 2\n")
+    out = tmp_path / "soak"
+    code, _, stderr = await _loadtest(
+        "--target", emu.url, "--matrix", str(tmp_path / "m.toml"), "--out", str(out),
+        "--soak", "1.5s", "--metrics", leaking_metrics, "--sample-interval", "0.1",
+    )  # fmt: skip
+    assert code == 1, stderr
+    report = valid_report(out / "report.json")
+    assert report["kind"] == "soak" and report["runs"][0]["verdict"] == "pass"
+    assert report["soak"]["verdict"] == "fail" and report["soak"]["memory_bytes"]["growing"]
+    assert "memory: " in stderr and "keeps growing" in stderr
+
+
 @pytest.mark.parametrize(
     ("matrix", "args", "message"),
     [

@@ -3,12 +3,10 @@ sidecar's process series and Ollama's residency sampled while the matrix repeats
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from telemetry import Config
 from telemetry._sidecar import Components, Sidecar
@@ -25,10 +23,8 @@ from telemetry.app.loadtest._soak import (
 )
 from telemetry.app.loadtest._verdict import Objectives
 from telemetry.emulator import EmulatorServer
-from tests.telemetry.app.loadtest.conftest import SilentProgress, spec
+from tests.telemetry.app.loadtest.conftest import MIB, SilentProgress, spec
 from tests.telemetry.conftest import sidecar_config
-
-MIB = 1024 * 1024
 
 
 @pytest.mark.parametrize(
@@ -59,30 +55,6 @@ def test_process_series_from_an_exposition() -> None:
     text = "# TYPE process_open_fds gauge\nprocess_open_fds 17\nprocess_resident_memory_bytes 5e7\n"
     assert process_series(text) == (5e7, 17.0)
     assert process_series("up 1\n") == (None, None)
-
-
-@pytest.fixture
-async def leaking_metrics() -> AsyncIterator[str]:
-    """A /metrics whose memory and open files grow on every scrape."""
-    scrapes = 0
-
-    async def metrics(request: web.Request) -> web.Response:
-        nonlocal scrapes
-        scrapes += 1
-        return web.Response(
-            text=f"process_resident_memory_bytes {(100 + 20 * scrapes) * MIB}\n"
-            f"process_open_fds {10 + 3 * scrapes}\n"
-        )
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/metrics"
-    await runner.cleanup()
 
 
 async def test_memory_that_keeps_growing_fails_the_soak(
