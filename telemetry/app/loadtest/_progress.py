@@ -65,10 +65,6 @@ class TextProgress:
         self._stream.write(prefix + line + detail + suffix + "\n")
         self._stream.flush()
 
-    def note(self, text: str) -> None:
-        self._stream.write(text + "\n")
-        self._stream.flush()
-
     def _fraction(self, done: int) -> float:
         spec = self._spec
         assert spec is not None

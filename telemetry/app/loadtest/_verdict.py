@@ -19,7 +19,7 @@ DEFAULT_MAX_ERROR_RATE = 0.01
 @dataclass(frozen=True, slots=True)
 class Objectives:
     max_timeout_rate: float
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    max_error_rate: float
 
     @classmethod
     def from_config(cls, config: Config, max_error_rate: float) -> Objectives:
