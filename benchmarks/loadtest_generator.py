@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import free_port, percentile, set_emulator, sidecar_cli, start, wait_http
 
 from telemetry import load_config
-from telemetry._runtime import run as run_loop
 from telemetry.app.loadtest._matrix import RunSpec
 from telemetry.app.loadtest._request import Sample, request_body
 from telemetry.app.loadtest._runner import Runner, RunResult
 from telemetry.app.loadtest._verdict import Objectives
+from telemetry.core._runtime import run as run_loop
 
 CONFIG = load_config(env={})
 ROUNDS = 3

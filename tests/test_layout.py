@@ -10,6 +10,10 @@ PACKAGES = ("telemetry", "exporters", "receipts", "dashboards", "alerts")
 COVERED_ELSEWHERE = {
     "telemetry/app/_cli_demo.py": ("tests/telemetry/app/test_cli.py", "run as a subprocess"),
     "telemetry/app/_cli_serve.py": ("tests/telemetry/app/test_sidecar.py", "run as a subprocess"),
+    "telemetry/app/loadtest/_errors.py": (
+        "tests/telemetry/app/loadtest/test_matrix.py",
+        "exception tree only",
+    ),
     "telemetry/core/_errors.py": ("tests/telemetry/core/test_config.py", "exception tree only"),
     "telemetry/core/_record.py": ("tests/telemetry/proxy/test_exchange.py", "frozen records only"),
     "telemetry/core/_runtime.py": ("tests/telemetry/app/test_cli.py", "event-loop choice"),

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 import aiohttp
 
-from telemetry.proxy._exchange import TIMEOUT_MESSAGE_PREFIX
 from telemetry.app.loadtest._matrix import RunSpec
 from telemetry.app.loadtest._prompts import prompt_text
+from telemetry.proxy._exchange import TIMEOUT_MESSAGE_PREFIX
 
 Outcome = Literal["ok", "timeout", "error"]
 PATHS = {"generate": "/api/generate", "chat": "/api/chat", "openai": "/v1/chat/completions"}

@@ -26,7 +26,6 @@ import aiohttp
 
 from exporters.inventory_cli import collect
 from telemetry import Config, load_config
-from telemetry.core._runtime import run as run_loop
 from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.app.loadtest._matrix import QUICK_REQUESTS, RunSpec, default_matrix, load_matrix
 from telemetry.app.loadtest._merge import merge
@@ -37,6 +36,7 @@ from telemetry.app.loadtest._soak import Sampler, parse_duration, soak
 from telemetry.app.loadtest._sweep import DEFAULT_MARGIN, parse_sweep, sweep
 from telemetry.app.loadtest._target import REHEARSAL, TargetInfo, check_url, probe
 from telemetry.app.loadtest._verdict import DEFAULT_MAX_ERROR_RATE, Objectives
+from telemetry.core._runtime import run as run_loop
 from telemetry.emulator import EmulatorServer
 
 QUICK_SECONDS = 5.0

@@ -22,7 +22,7 @@ from tests.telemetry.app.loadtest._files import png_size, valid_report
 from tests.telemetry.app.loadtest.conftest import FAST_TIERS, spec
 
 ROOT = Path(__file__).resolve().parents[4]
-COMMAND = [sys.executable, "-m", "telemetry.cli", "loadtest"]
+COMMAND = [sys.executable, "-m", "telemetry.app.cli", "loadtest"]
 MATRIX = """\
 [[run]]
 model = "llama3.1:8b"
@@ -209,7 +209,7 @@ def test_usage_and_input_errors_exit_2_with_one_line(
 
 def test_top_level_help_does_not_import_matplotlib() -> None:
     code = (
-        "import sys\nfrom telemetry.cli import main\n"
+        "import sys\nfrom telemetry.app.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print('matplotlib' in sys.modules)"
     )

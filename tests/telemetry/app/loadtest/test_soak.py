@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from telemetry import Config
-from telemetry._sidecar import Components, Sidecar
+from telemetry.app._sidecar import Components, Sidecar
 from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.app.loadtest._runner import Runner
 from telemetry.app.loadtest._soak import (
