@@ -23,13 +23,11 @@ class TargetInfo:
     emulated: bool
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, flag: str = "--target") -> str:
     if not url.startswith(("http://", "https://")):
-        raise LoadtestError(f"--target: expected an http:// or https:// URL, got {url!r}")
+        raise LoadtestError(f"{flag}: expected an http:// or https:// URL, got {url!r}")
     if "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        raise LoadtestError(
-            "--target: credentials in the URL are not supported; use --auth-token-file"
-        )
+        raise LoadtestError(f"{flag}: credentials in the URL are not supported")
     return url.rstrip("/")
 
 

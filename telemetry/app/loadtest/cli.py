@@ -79,6 +79,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 @dataclasses.dataclass(frozen=True)
 class Plan:
     config: Config
+    target: str | None
+    metrics: str | None
     objectives: Objectives
     matrix: tuple[RunSpec, ...] | None
     levels: tuple[int, ...] | None
@@ -111,6 +113,8 @@ def _plan(args: argparse.Namespace) -> Plan:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Plan(
         config=config,
+        target=check_url(args.target) if args.target is not None else None,
+        metrics=check_url(args.metrics, "--metrics") if args.metrics is not None else None,
         objectives=Objectives.from_config(config, args.max_error_rate),
         matrix=matrix,
         levels=parse_sweep(args.sweep) if args.sweep else None,
@@ -129,10 +133,11 @@ def _quick(spec: RunSpec) -> RunSpec:
 async def _main(args: argparse.Namespace, plan: Plan) -> tuple[dict[str, Any], list[RunResult]]:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     emulator = None
-    if args.target is None:
+    target = plan.target
+    if target is None:
         emulator = EmulatorServer(dataclasses.replace(REHEARSAL))
         await emulator.start()
-    target = emulator.url if emulator is not None else check_url(args.target)
+        target = emulator.url
     progress = TextProgress(sys.stderr, tty=sys.stderr.isatty())
     # One pooled client for the whole test; the tiers' timeouts are enforced per request.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
@@ -151,7 +156,7 @@ async def _main(args: argparse.Namespace, plan: Plan) -> tuple[dict[str, Any], l
             elif plan.soak_seconds is not None:
                 kind = "soak"
                 interval = args.sample_interval or max(plan.soak_seconds / 30, 0.5)
-                sampler = Sampler(session, target, args.metrics, interval)
+                sampler = Sampler(session, target, plan.metrics, interval)
                 results, sections["soak"] = await soak(
                     runner, matrix, plan.soak_seconds, sampler, plan.objectives
                 )

@@ -15,8 +15,10 @@ def test_check_url() -> None:
     assert check_url("https://gpu.example/ollama") == "https://gpu.example/ollama"
     with pytest.raises(LoadtestError, match="expected an http"):
         check_url("127.0.0.1:11434")
-    with pytest.raises(LoadtestError, match="credentials"):
+    with pytest.raises(LoadtestError, match="--target: credentials"):
         check_url("http://user:pw@host:11434")
+    with pytest.raises(LoadtestError, match="--metrics: expected an http"):
+        check_url("127.0.0.1:11436/metrics", "--metrics")
 
 
 async def test_probe_reads_version_and_models(
