@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := prometheus librocm-smi64-1
+SYSTEM_PACKAGES := prometheus librocm-smi64-1 systemd iproute2 openssl
 
 .PHONY: run test lint typecheck pytest system-deps dashboards bench
 
@@ -22,7 +22,9 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 system-deps:
-	@if ! command -v promtool >/dev/null || ! dpkg -s librocm-smi64-1 >/dev/null 2>&1; then \
+	@if ! command -v promtool >/dev/null || ! dpkg -s librocm-smi64-1 >/dev/null 2>&1 || \
+		! command -v systemd-analyze >/dev/null || ! command -v ip >/dev/null || \
+		! command -v openssl >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 			$(SYSTEM_PACKAGES); \

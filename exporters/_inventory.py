@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,10 +124,12 @@ def cgroup_version(root: Path = Path("/")) -> str:
     return "none"
 
 
-def container_runtimes(root: Path = Path("/")) -> tuple[str, ...]:
+def container_runtimes(
+    root: Path = Path("/"), which: Callable[[str], str | None] = shutil.which
+) -> tuple[str, ...]:
     found = []
     for name, sockets in RUNTIMES.items():
-        if shutil.which(name) or any((root / s.lstrip("/")).exists() for s in sockets):
+        if which(name) or any((root / s.lstrip("/")).exists() for s in sockets):
             found.append(name)
     return tuple(found)
 

@@ -21,6 +21,7 @@ from exporters._inventory import HostInventory, gather, render
 from exporters._ollama import AiohttpOllamaClient
 from exporters._probe import default_sources
 from exporters._sampler import GpuSampler, GpuSnapshot
+from exporters._source import GpuSource
 from telemetry.core import SidecarError, Tier, load_config
 
 
@@ -48,6 +49,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe_once(sources: Sequence[GpuSource]) -> GpuSnapshot:
+    """One probe and sample round, without the sampler's log lines (the caller reports)."""
+    with _sampler_quiet():
+        sampler = GpuSampler(sources, hang_timeout=10.0)
+        try:
+            return sampler.run_once()
+        finally:
+            sampler.stop(timeout=1.0)
+
+
 @contextlib.contextmanager
 def _sampler_quiet() -> Iterator[None]:
     """Keep the sampler's warnings ("no GPU found; serving on CPU") off stderr.
@@ -65,12 +76,7 @@ def _sampler_quiet() -> Iterator[None]:
 
 async def collect(tiers: tuple[Tier, ...], upstream: str) -> HostInventory:
     """This host's inventory, with Ollama (or the sidecar) asked at `upstream`."""
-    with _sampler_quiet():
-        sampler = GpuSampler(default_sources(), hang_timeout=10.0)
-        try:
-            snapshot = await asyncio.to_thread(sampler.run_once)
-        finally:
-            sampler.stop(timeout=1.0)
+    snapshot = await asyncio.to_thread(probe_once, default_sources())
     return await _gather(snapshot, tiers, upstream)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -203,6 +204,11 @@ class ReceiptService:
     @property
     def watermark(self) -> Watermark:
         return self.writer.watermark
+
+    def prune_spans(self, older_than_seconds: float) -> int:
+        """Delete spans that ended more than `older_than_seconds` ago; receipts stay."""
+        cutoff = time.time_ns() - int(older_than_seconds * 1e9)
+        return self.store.prune_spans(cutoff)
 
     def latest_checkpoint(self) -> CheckpointRow | None:
         return self.writer.latest_checkpoint

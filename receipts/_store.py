@@ -125,6 +125,11 @@ class ReceiptStore(Protocol):
 
     def spans(self, trace_id: str) -> list[SpanRow]: ...
 
+    def prune_spans(self, ended_before_unix_ns: int) -> int:
+        """Delete the spans that ended before this time; how many. Receipts and checkpoints
+        are never deleted (docs/retention.md)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -204,6 +209,12 @@ class MemoryStore:
             (span for span in self._spans if span.trace_id == trace_id),
             key=lambda span: span.start_unix_ns,
         )
+
+    def prune_spans(self, ended_before_unix_ns: int) -> int:
+        with self._lock:
+            kept = [s for s in self._spans if s.end_unix_ns >= ended_before_unix_ns]
+            pruned, self._spans = len(self._spans) - len(kept), kept
+            return pruned
 
     def close(self) -> None:
         pass

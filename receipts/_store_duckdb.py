@@ -263,6 +263,10 @@ class DuckDBStore:
             for t, s, p, n, k, a, b, attrs, st in rows
         ]
 
+    def prune_spans(self, ended_before_unix_ns: int) -> int:
+        row = self._all("DELETE FROM spans WHERE end_unix_ns < ?", [ended_before_unix_ns])
+        return int(row[0][0]) if row else 0
+
     def close(self) -> None:
         try:
             self._con.close()

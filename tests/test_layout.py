@@ -14,6 +14,8 @@ COVERED_ELSEWHERE = {
         "tests/telemetry/app/loadtest/test_matrix.py",
         "exception tree only",
     ),
+    "telemetry/app/doctor/_check.py": ("tests/telemetry/app/doctor/test_doctor.py", "records only"),
+    "telemetry/app/tls/cli.py": ("tests/telemetry/app/tls/test_devcerts.py", "run as a subprocess"),
     "telemetry/core/_errors.py": ("tests/telemetry/core/test_config.py", "exception tree only"),
     "telemetry/core/_record.py": ("tests/telemetry/proxy/test_exchange.py", "frozen records only"),
     "telemetry/core/_runtime.py": ("tests/telemetry/app/test_cli.py", "event-loop choice"),

@@ -26,6 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth-token-file", type=Path, help="file holding a bearer token clients must send"
     )
+    parser.add_argument("--tls-cert", type=Path, help="serve TLS with this PEM certificate")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's PEM private key")
+    parser.add_argument(
+        "--client-ca", type=Path, help="require client certificates signed by this PEM CA (mTLS)"
+    )
     parser.add_argument("--max-body-bytes", type=int, help="larger request bodies get 413")
     parser.add_argument("--no-receipts", action="store_true", help="do not sign receipts")
     parser.add_argument("--no-gpu", action="store_true", help="do not probe GPUs")
@@ -45,6 +50,9 @@ def config_from(args: argparse.Namespace) -> Config:
         "data_dir": args.data_dir,
         "auth_token_file": args.auth_token_file,
         "max_body_bytes": args.max_body_bytes,
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+        "client_ca": args.client_ca,
     }
     overrides: dict[str, dict[str, Any]] = {"proxy": proxy}
     if args.no_receipts:

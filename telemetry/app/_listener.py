@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -135,8 +136,11 @@ class GuardedSite(web.TCPSite):
         counts: ListenerCounts,
         *,
         backlog: int = 1024,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(runner, host, port, backlog=backlog, reuse_address=True)
+        super().__init__(
+            runner, host, port, backlog=backlog, reuse_address=True, ssl_context=ssl_context
+        )
         self._limits = limits
         self._counts = counts
 
@@ -156,6 +160,7 @@ class GuardedSite(web.TCPSite):
             self._port,
             backlog=self._backlog,
             reuse_address=self._reuse_address,
+            ssl=self._ssl_context,
         )
 
     @property

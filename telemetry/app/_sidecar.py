@@ -28,6 +28,7 @@ from telemetry.app._listener import (
     host_guard,
     raise_file_limit,
 )
+from telemetry.app.tls import ServerTls, TlsFiles
 from telemetry.core._config import Config, parse_host_port
 from telemetry.core._errors import ConfigError, SecurityError
 from telemetry.core._record import ModelInfo, RecordSink
@@ -96,6 +97,8 @@ class Receipts(RecordSink, Ready, Protocol):
 
     def announce_admin(self, url: str) -> None: ...
 
+    def prune_spans(self, older_than_seconds: float) -> int: ...
+
 
 class Gpus(RecordSink, ModelInfo, Ready, Protocol):
     """The GPU monitor as the sidecar drives it (`exporters.GpuMonitor`)."""
@@ -138,6 +141,7 @@ class Sidecar:
         self._extra_sinks = tuple(extra_sinks)
         self._runners: list[web.BaseRunner] = []
         self._probe_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         # Its own session: a saturated proxy pool must not make a busy node look unready.
         self._probe_session: aiohttp.ClientSession | None = None
         self._gpu_started = False
@@ -146,6 +150,7 @@ class Sidecar:
         self.receipts: Receipts | None = None
         self.gpu: Gpus | None = None
         self.tracing: Tracing | None = None
+        self.tls: ServerTls | None = None
         self.listen_port = 0
         self.admin_port = 0
         self.cut_off = ListenerCounts()
@@ -162,17 +167,26 @@ class Sidecar:
         config = self.config
         host, port = parse_host_port(config.proxy.listen, "proxy.listen")
         token = read_auth_token(config.proxy.auth_token_file)
-        if not is_loopback(host) and token is None:
+        self.tls = server_tls(config)
+        authenticated = token is not None or (self.tls is not None and self.tls.mutual)
+        if not is_loopback(host) and not authenticated:
             raise SecurityError(
                 f"refusing to listen on non-loopback address {host}: set "
-                "--auth-token-file (proxy.auth_token_file) to require a bearer token"
+                "--auth-token-file (proxy.auth_token_file) to require a bearer token, "
+                "or --client-ca (proxy.client_ca) to require client certificates"
+            )
+        if config.proxy.require_auth and not authenticated:
+            raise SecurityError(
+                "proxy.require_auth is on but clients need no credentials: set "
+                "--auth-token-file or --client-ca"
             )
         admin_host, admin_port = parse_host_port(config.proxy.admin_listen, "proxy.admin_listen")
-        if not is_loopback(admin_host) and not config.proxy.admin_allow_remote:
+        admin_mtls = self.tls is not None and self.tls.mutual
+        if not is_loopback(admin_host) and not (config.proxy.admin_allow_remote or admin_mtls):
             raise SecurityError(
                 f"refusing to serve the admin listener (metrics, receipts API; no "
                 f"authentication) on non-loopback address {admin_host}: set "
-                "proxy.admin_allow_remote = true to allow it"
+                "proxy.admin_allow_remote = true or --client-ca to allow it"
             )
         soft, _ = raise_file_limit()
         # Each proxied connection holds two descriptors: the client's and one to Ollama.
@@ -233,9 +247,12 @@ class Sidecar:
         self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
         self.admin_port = await self._serve(admin, admin_host, admin_port)
         if self.receipts is not None:
-            self.receipts.announce_admin(f"http://{_url_host(admin_host)}:{self.admin_port}")
+            scheme = "https" if self.tls is not None else "http"
+            self.receipts.announce_admin(f"{scheme}://{_url_host(admin_host)}:{self.admin_port}")
         self._metrics = metrics
         self._probe_task = spawn(self._probe_loop(), name="upstream-probe")
+        if self.receipts is not None and config.retention.spans_days > 0:
+            self._prune_task = spawn(self._prune_loop(self.receipts), name="span-retention")
         log.info(
             "sidecar started",
             extra={
@@ -275,6 +292,7 @@ class Sidecar:
     async def _serve(
         self, app: web.Application, host: str, port: int, *, cancel_on_disconnect: bool = False
     ) -> int:
+        ssl_context = self.tls.context if self.tls is not None else None
         runner = web.AppRunner(
             app,
             handler_cancellation=cancel_on_disconnect,
@@ -283,7 +301,7 @@ class Sidecar:
         await runner.setup()
         self._runners.append(runner)
         limits = ListenerLimits.of(self.config.proxy)
-        site = GuardedSite(runner, host, port, limits, self.cut_off)
+        site = GuardedSite(runner, host, port, limits, self.cut_off, ssl_context=ssl_context)
         await site.start()
         return site.port
 
@@ -308,12 +326,28 @@ class Sidecar:
             await self._probe_upstream()
             await asyncio.sleep(UPSTREAM_PROBE_SECONDS)
 
+    async def _prune_loop(self, receipts: Receipts) -> None:
+        """Spans older than [retention] spans_days go; receipts and checkpoints never do."""
+        from receipts import ReceiptsError
+
+        retention = self.config.retention
+        while True:
+            try:
+                pruned = await asyncio.to_thread(receipts.prune_spans, retention.spans_days * 86400)
+            except ReceiptsError as exc:  # retried next round; it never stops the sidecar
+                log.warning("pruning old spans failed: %s", exc)
+            else:
+                if pruned:
+                    log.info("pruned old spans", extra={"fields": {"spans": pruned}})
+            await asyncio.sleep(retention.prune_interval_seconds)
+
     async def stop(self) -> None:
         """Graceful stop: finish in-flight requests, then flush receipts and spans. Stops only
         what was started, once."""
-        if self._probe_task is not None:
-            self._probe_task.cancel()
-            self._probe_task = None
+        for task in (self._probe_task, self._prune_task):
+            if task is not None:
+                task.cancel()
+        self._probe_task = self._prune_task = None
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
@@ -333,17 +367,37 @@ class Sidecar:
             self._receipts_started = False
             await asyncio.to_thread(self.receipts.stop)
 
+    def reload_tls(self) -> None:
+        """SIGHUP: new handshakes use the files as they are now; open connections keep going."""
+        if self.tls is None:
+            log.info("SIGHUP ignored: no TLS configured")
+            return
+        try:
+            self.tls.reload()
+        except ConfigError as exc:
+            log.error("TLS reload failed; the previous certificates stay in use: %s", exc)
+            return
+        log.info("TLS certificates reloaded", extra={"fields": {"cert": str(self.tls.files.cert)}})
+
     async def run_until_signalled(self) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_tls)
         await self.start()
         try:
             await stop.wait()
         finally:
             log.info("sidecar stopping")
             await self.stop()
+
+
+def server_tls(config: Config) -> ServerTls | None:
+    proxy = config.proxy
+    if proxy.tls_cert is None or proxy.tls_key is None:
+        return None
+    return ServerTls(TlsFiles(proxy.tls_cert, proxy.tls_key, proxy.client_ca))
 
 
 def _upstream_address(url: str) -> tuple[str, int]:

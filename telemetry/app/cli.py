@@ -57,6 +57,30 @@ def _loadtest() -> Subcommand:
     return cli
 
 
+def _doctor() -> Subcommand:
+    from telemetry.app.doctor import cli
+
+    return cli
+
+
+def _models() -> Subcommand:
+    from telemetry.app.models import cli
+
+    return cli
+
+
+def _service() -> Subcommand:
+    from telemetry.app.service import cli
+
+    return cli
+
+
+def _tls() -> Subcommand:
+    from telemetry.app.tls import cli
+
+    return cli
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[], Subcommand], str]] = {
     "serve": (_serve, "run the transparent proxy in front of Ollama"),
     "emulate": (_emulate, "run the Ollama API emulator"),
@@ -64,6 +88,10 @@ SUBCOMMANDS: dict[str, tuple[Callable[[], Subcommand], str]] = {
     "inventory": (_inventory, "describe this host: GPUs, OS, runtime, Ollama, tier"),
     "dashboards": (_dashboards, "write the Grafana dashboards and Prometheus rule files"),
     "loadtest": (_loadtest, "load-test a target against the tiers' SLO: verdicts, plots, advice"),
+    "doctor": (_doctor, "validate this host: GPU stack, Ollama, security, disk"),
+    "models": (_models, "pre-pull and warm a tier's models (models warm)"),
+    "service": (_service, "install or uninstall the systemd / launchd services"),
+    "tls": (_tls, "make certificates for TLS and mTLS (dev-certs DIR)"),
 }
 
 

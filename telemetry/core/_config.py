@@ -40,6 +40,10 @@ class Tier:
     p95_seconds: float
     ttft_p95_seconds: float
     timeouts: Timeouts
+    # Concrete models `models warm` pulls for this tier (`models` are glob patterns), and
+    # whether they should stay loaded (`doctor` checks `/api/ps` for them).
+    pull: tuple[str, ...] = ()
+    warm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,13 @@ class ProxyConfig:
     keepalive_timeout_seconds: float = 60.0
     body_timeout_seconds: float = 120.0
     max_client_connections: int = 2048
+    # TLS on both listeners; with `client_ca`, clients must present a certificate it signed.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    # Feature flag: refuse to start unless clients must authenticate (token or mTLS), even
+    # on loopback.
+    require_auth: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,22 @@ class GpuConfig:
     sample_interval_seconds: float = 1.0
     ollama_poll_interval_seconds: float = 2.0
     require_gpu: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaConfig:
+    """The Ollama this host is meant to run: `doctor` compares, `models warm` loads."""
+
+    version: str = ""
+    keep_alive: str = "30m"
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """Spans are pruned after `spans_days` (0 keeps them); receipts and checkpoints never are."""
+
+    spans_days: float = 30.0
+    prune_interval_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +185,8 @@ class Config:
     receipts: ReceiptsConfig = field(default_factory=ReceiptsConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     slo: SloConfig = field(default_factory=SloConfig)
+    ollama: OllamaConfig = field(default_factory=OllamaConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     _tier_cache: dict[str, Tier] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -230,6 +259,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "receipts": ReceiptsConfig,
     "gpu": GpuConfig,
     "slo": SloConfig,
+    "ollama": OllamaConfig,
+    "retention": RetentionConfig,
 }
 
 
@@ -334,7 +365,7 @@ _TIER_NUMBERS = ("p50_seconds", "p95_seconds", "ttft_p95_seconds")
 
 
 def _build_tier(name: str, base: Tier, table: dict[str, Any]) -> Tier:
-    allowed = {"models", "min_vram_gib", *_TIER_NUMBERS, *_TIMEOUT_KEYS}
+    allowed = {"models", "min_vram_gib", "pull", "warm", *_TIER_NUMBERS, *_TIMEOUT_KEYS}
     for key in table:
         if key not in allowed:
             raise ConfigError(f"unknown config key tiers.{name}.{key}")
@@ -349,6 +380,12 @@ def _build_tier(name: str, base: Tier, table: dict[str, Any]) -> Tier:
         attr: _positive(f"tiers.{name}.{key}", table.get(key, getattr(base.timeouts, attr)))
         for key, attr in _TIMEOUT_KEYS.items()
     }
+    pull = table.get("pull", list(base.pull))
+    if not isinstance(pull, list) or not all(isinstance(m, str) and m.strip() for m in pull):
+        raise ConfigError(f"tiers.{name}.pull: expected a list of model names")
+    warm = table.get("warm", base.warm)
+    if not isinstance(warm, bool):
+        raise ConfigError(f"tiers.{name}.warm: expected true or false")
     vram = table.get("min_vram_gib", base.min_vram_gib)
     if not isinstance(vram, int) or isinstance(vram, bool) or vram < 0:
         raise ConfigError(f"tiers.{name}.min_vram_gib: expected a non-negative integer")
@@ -357,6 +394,8 @@ def _build_tier(name: str, base: Tier, table: dict[str, Any]) -> Tier:
         min_vram_gib=vram,
         models=tuple(m.lower() for m in models),
         timeouts=Timeouts(**timeouts),
+        pull=tuple(m.strip() for m in pull),
+        warm=warm,
         **numbers,
     )
 
@@ -388,9 +427,30 @@ def _validate(config: Config) -> None:
         raise ConfigError("receipts.max_pending_bytes: expected at least 1048576 bytes")
     if config.gpu.sample_interval_seconds <= 0:
         raise ConfigError("gpu.sample_interval_seconds: expected a positive number")
+    _validate_tls(config.proxy)
+    if config.retention.spans_days < 0:
+        raise ConfigError("retention.spans_days: expected 0 (keep) or a positive number of days")
+    if config.retention.prune_interval_seconds <= 0:
+        raise ConfigError("retention.prune_interval_seconds: expected a positive number")
+    if not _DURATION.fullmatch(config.ollama.keep_alive):
+        raise ConfigError(
+            f"ollama.keep_alive: expected a duration such as 30m, 24h or -1, "
+            f"got {config.ollama.keep_alive!r}"
+        )
     for tier in config.tiers:
         if tier.p50_seconds > tier.p95_seconds:
             raise ConfigError(f"tiers.{tier.name}.p50_seconds: larger than p95_seconds")
+
+
+# What Ollama accepts for keep_alive: a Go duration ("1h30m", "-1m") or a number of seconds.
+_DURATION = re.compile(r"-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+|-?\d+")
+
+
+def _validate_tls(proxy: ProxyConfig) -> None:
+    if (proxy.tls_cert is None) != (proxy.tls_key is None):
+        raise ConfigError("proxy.tls_cert and proxy.tls_key: set both or neither")
+    if proxy.client_ca is not None and proxy.tls_cert is None:
+        raise ConfigError("proxy.client_ca: needs proxy.tls_cert and proxy.tls_key")
 
 
 def _validate_upstream(url: str) -> None:

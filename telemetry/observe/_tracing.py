@@ -152,6 +152,10 @@ class Tracing:
                 span.set_status(Status(StatusCode.ERROR, record.error_type))
         span.end(end_time=record.end_unix_ns)
 
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Hand every finished span to the exporters now; True when done within `timeout`."""
+        return bool(self._provider.force_flush(int(timeout * 1000)))
+
     def shutdown(self) -> None:
         self._provider.shutdown()
 

@@ -88,6 +88,12 @@ models = ["*:70b"]
         ('[gpu]\nrequire_gpu = "maybe"\n', "gpu.require_gpu"),
         ("[slo]\ntimeout_objective = 2\n", "slo.timeout_objective"),
         ("not toml = = =", "invalid TOML"),
+        ('[proxy]\ntls_cert = "a.crt"\n', "proxy.tls_cert and proxy.tls_key"),
+        ('[proxy]\nclient_ca = "ca.crt"\n', "proxy.client_ca"),
+        ("[retention]\nspans_days = -1\n", "retention.spans_days"),
+        ('[ollama]\nkeep_alive = "forever"\n', "ollama.keep_alive"),
+        ('default_tier = "cpu"\n[tiers.cpu]\npull = "x"\n', "tiers.cpu.pull"),
+        ('default_tier = "cpu"\n[tiers.cpu]\nwarm = "yes"\n', "tiers.cpu.warm"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -120,3 +126,34 @@ def test_tier_cache_is_bounded_in_entries_and_bytes() -> None:
     cache = config._tier_cache
     assert len(cache) == MAX_CACHED_MODELS
     assert max(map(len, cache)) <= MAX_MODEL_CHARS
+
+
+def test_host_settings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[proxy]
+tls_cert = "~/certs/server.crt"
+tls_key = "/etc/sidecar/server.key"
+require_auth = true
+[ollama]
+version = "0.12.3"
+keep_alive = "1h30m"
+[retention]
+spans_days = 7
+[tiers.gpu-8gb]
+pull = ["llama3.1:8b", " qwen3:8b "]
+warm = true
+""",
+    )
+    config = load_config(path, env={})
+    assert config.proxy.tls_cert == Path.home() / "certs" / "server.crt"
+    assert config.proxy.client_ca is None and config.proxy.require_auth
+    assert (config.ollama.version, config.ollama.keep_alive) == ("0.12.3", "1h30m")
+    assert config.retention.spans_days == 7
+    tier = config.tier_named("gpu-8gb")
+    assert tier.pull == ("llama3.1:8b", "qwen3:8b") and tier.warm
+    shipped = load_config(env={}).tier_named("cpu")
+    assert shipped.pull == () and not shipped.warm
+    for keep_alive in ("-1", "0", "300", "5m", "24h", "-1m"):
+        assert load_config(write(tmp_path, f'[ollama]\nkeep_alive = "{keep_alive}"\n'), env={})
