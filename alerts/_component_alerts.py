@@ -22,6 +22,7 @@ GPU_MEMORY_FULL = f"{ALERT_PREFIX}GpuMemoryNearlyFull"
 CPU_FALLBACK = f"{ALERT_PREFIX}CpuFallback"
 RECEIPT_FAILURES = f"{ALERT_PREFIX}ReceiptFailures"
 CHECKPOINT_STALE = f"{ALERT_PREFIX}CheckpointStale"
+WITNESS_QUORUM_STALE = f"{ALERT_PREFIX}WitnessQuorumStale"
 
 # Clock-event reasons that mean the GPU is slowed against the work's will (thermal, hardware
 # slowdown, power brake); idle, application clocks and the software power cap are normal.
@@ -203,6 +204,23 @@ def receipt_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, .
                 "The newest checkpoint on {{ $labels.instance }} is older than "
                 f"{duration(stale)} while receipts keep arriving: new receipts cannot be "
                 "proven included."
+            ),
+        ),
+        AlertRule(
+            alert=WITNESS_QUORUM_STALE,
+            # The gauge exists only where witnesses are configured.
+            expr=(
+                f"max by (instance) ({receipts.WITNESS_QUORUM_AGE}) "
+                f"> {settings.witness_quorum_stale_seconds}"
+            ),
+            severity="warning",
+            summary="The witness quorum has not cosigned the receipt log recently.",
+            description=(
+                "No checkpoint of the log on {{ $labels.instance }} has been cosigned by "
+                f"its witness quorum for {duration(settings.witness_quorum_stale_seconds)}: "
+                "requestors that require the quorum cannot verify new receipts. Check "
+                f"{receipts.WITNESS_SUBMISSIONS} by result (unreachable, unprocessable = "
+                "a refused history)."
             ),
         ),
     )

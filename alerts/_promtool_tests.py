@@ -152,6 +152,7 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
     devices = f"{gpu.GPU_DEVICES}{_labels(**host)}"
     stale = settings.checkpoint_stale_seconds(config.receipts.checkpoint_interval_seconds)
     receipt = _phases(20, stale // MINUTE + 10, 10)
+    quorum = _phases(20, 20, 20)
     window = settings.cpu_fallback_window_seconds // MINUTE
     fallback = _phases(30, window + 20, window + 10)
     processor = {**host, proxy.LABEL_TIER: "gpu-8gb"}
@@ -256,6 +257,17 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
                 (
                     f"{receipts.CHECKPOINT_TIMESTAMP}{_labels(**host)}",
                     clock(receipt, (True, False, True)),
+                ),
+            ),
+            ({"instance": INSTANCE},),
+        ),
+        Scenario(
+            comp.WITNESS_QUORUM_STALE,
+            quorum,
+            (
+                (
+                    f"{receipts.WITNESS_QUORUM_AGE}{_labels(**host)}",
+                    gauge(quorum, (60, settings.witness_quorum_stale_seconds + 600, 60)),
                 ),
             ),
             ({"instance": INSTANCE},),

@@ -67,6 +67,8 @@ class RuleSettings:
     receipt_failure_window_seconds: int = 5 * MINUTE
     checkpoint_stale_factor: float = 12.0
     checkpoint_stale_min_seconds: int = 5 * MINUTE
+    # No checkpoint cosigned by the witness quorum for this long (receipts.witness_quorum).
+    witness_quorum_stale_seconds: int = 30 * MINUTE
 
     def __post_init__(self) -> None:
         if not self.burn_windows:

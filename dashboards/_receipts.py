@@ -1,4 +1,5 @@
-"""Receipts dashboard: signed receipts, failures, the transparency log and its checkpoints."""
+"""Receipts dashboard: signed receipts, failures, the transparency log, its checkpoints and the
+witnesses that cosign them."""
 
 from __future__ import annotations
 
@@ -66,11 +67,35 @@ def receipts_dashboard() -> dict[str, Any]:
             for q, label in (("0.5", "50"), ("0.95", "95"))
         ),
     )
+    witnesses = timeseries(
+        "Witness cosigning",
+        "add-checkpoint submissions per second by witness and result (ok, conflict, "
+        "unprocessable = the witness refuses an inconsistent history, unreachable, ...), and "
+        "how far behind the published log each witness's cosigned size is.",
+        "short",
+        Query(
+            f"sum by ({receipts.LABEL_WITNESS}, {receipts.LABEL_RESULT}) "
+            f"(rate({receipts.WITNESS_SUBMISSIONS}{HOST}[{RATE}]))",
+            "{{witness}} {{result}}",
+        ),
+        Query(
+            f"max by ({receipts.LABEL_WITNESS}) ({receipts.WITNESS_LAG}{HOST})",
+            "{{witness}} lag (entries)",
+        ),
+    )
+    quorum = stat(
+        "Quorum cosignature age",
+        "Time since the newest checkpoint cosigned by the witness quorum was published.",
+        "s",
+        Query(f"max({receipts.WITNESS_QUORUM_AGE}{HOST})", instant=True),
+        thresholds=(("green", None), ("orange", 300), ("red", 1800)),
+    )
     panels = layout(
         [
             [(size, 6), (age, 6), (pending, 12)],
             [(rate, 12), (failures, 12)],
             [(growth, 12), (flush, 12)],
+            [(quorum, 6), (witnesses, 18)],
         ]
     )
     return dashboard(

@@ -1,7 +1,8 @@
 """Signed receipts in a Merkle transparency log: the core formats, the log service and its store.
 
 Verify without the CLI: `verify_inclusion`, `verify_consistency`, `open_checkpoint` (any C2SP
-checkpoint, with the verifier keys given), `verify_tlog_proof` and `verify_receipt`. Every
+checkpoint, with the verifier keys given), `verify_tlog_proof`, `verify_receipt` and
+`verify_cosignatures` (a k-of-n witness policy; `QuorumError` says how many were found). Every
 failure raises a `ReceiptsError` subclass; success returns normally.
 
 Names are imported on first use (PEP 562): `import receipts` and the `receipts` CLI do not load
@@ -18,6 +19,7 @@ from receipts._errors import (
     FormatError,
     InclusionError,
     KeyFileError,
+    QuorumError,
     ReceiptsError,
     SignatureError,
     StoreError,
@@ -27,6 +29,7 @@ from receipts._errors import (
 )
 
 if TYPE_CHECKING:
+    from receipts._cosign import WitnessPolicy, verify_cosignatures
     from receipts._keys import (
         COSIGNATURE_V1,
         ED25519,
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from receipts._store_duckdb import DuckDBStore
 
 _LAZY = {
+    "receipts._cosign": ("WitnessPolicy", "verify_cosignatures"),
     "receipts._keys": (
         "COSIGNATURE_V1",
         "ED25519",
@@ -139,6 +143,7 @@ __all__ = [
     "MemoryStore",
     "MerkleTree",
     "NoteSignature",
+    "QuorumError",
     "ReceiptService",
     "ReceiptStore",
     "ReceiptsError",
@@ -152,6 +157,7 @@ __all__ = [
     "TlogProof",
     "VerificationError",
     "VerifierKey",
+    "WitnessPolicy",
     "generate_key_file",
     "key_id",
     "leaf_hash",
@@ -164,6 +170,7 @@ __all__ = [
     "sign_note",
     "sign_receipt",
     "verify_consistency",
+    "verify_cosignatures",
     "verify_inclusion",
     "verify_note",
     "verify_receipt",

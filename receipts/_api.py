@@ -1,16 +1,18 @@
 """The receipts API on the admin listener, so the CLI works while the sidecar holds the database.
 
     GET /receipts/pubkey                      {"origin", "verifier_key", "size", "watermark"}
-    GET /receipts/checkpoint[?fresh=1]        the latest signed checkpoint (text/plain);
-                                              fresh=1 first stores and checkpoints all (503
-                                              when that does not finish in 5 s)
+    GET /receipts/checkpoint[?fresh=1]        the latest signed checkpoint (text/plain), with
+                                              the witness cosignatures it has; fresh=1 first
+                                              stores, checkpoints and submits to witnesses (503
+                                              when storing does not finish in 5 s)
     GET /receipts/checkpoints                 every stored checkpoint (JSON)
     GET /receipts/entries?start=N&limit=M     receipts in log order (JSON, raw bytes in base64)
     GET /receipts/list?since_ns=&until_ns=&model=&outcome=&limit=
     GET /receipts/receipt/{request_id}[?index=N]        one receipt and its spans, and every
                                                         receipt with this request ID (JSON)
-    GET /receipts/receipt/{request_id}/proof[?index=N]  its C2SP tlog-proof, against a covering
-                                                        checkpoint
+    GET /receipts/receipt/{request_id}/proof[?index=N]  its C2SP tlog-proof, against the
+                                                        published (cosigned) checkpoint when it
+                                                        covers the receipt
 
 Request IDs are not unique (a client may send one `X-Request-ID` twice): without `index` these
 answer for the latest receipt with the ID; `index=N` picks the one at log index N. A receipt's
@@ -57,6 +59,32 @@ class LiveLog(Protocol):
     def latest_checkpoint(self) -> CheckpointRow | None: ...
 
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]: ...
+
+    def published_checkpoint(self) -> tuple[CheckpointRow, bytes] | None: ...
+
+    def wait_published(self, size: int, timeout: float) -> bool: ...
+
+
+def _best_note(live: LiveLog, size: int) -> tuple[int, bytes] | None:
+    """The published (cosigned) checkpoint when it covers `size` receipts, else the latest."""
+    published = live.published_checkpoint()
+    if published is not None and published[0].size >= size:
+        return published[0].size, published[1]
+    latest = live.latest_checkpoint()
+    if latest is None or latest.size < size:
+        return None
+    return latest.size, latest.note
+
+
+async def _fresh(live: LiveLog, size: int) -> bool:
+    """Store and checkpoint everything, then let the witnesses cosign (within the timeout);
+    False when storing did not finish in time."""
+    if not await asyncio.to_thread(live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True):
+        return False
+    latest = live.latest_checkpoint()
+    if latest is not None and latest.size >= size:
+        await asyncio.to_thread(live.wait_published, latest.size, _SYNC_TIMEOUT_SECONDS)
+    return True
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
@@ -120,16 +148,15 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
         fresh = request.query.get("fresh", "")
         if fresh not in ("", "0", "1"):
             raise _bad_request("fresh: expected 0 or 1")
-        if fresh == "1" and not await asyncio.to_thread(
-            live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True
-        ):
+        if fresh == "1" and not await _fresh(live, 1):
             raise _timed_out()
         latest = live.latest_checkpoint()
-        if latest is None:
+        best = _best_note(live, latest.size) if latest is not None else None
+        if best is None:
             raise web.HTTPNotFound(
                 text=json.dumps({"error": "no checkpoint yet"}), content_type="application/json"
             )
-        return web.Response(body=latest.note, content_type="text/plain", charset="utf-8")
+        return web.Response(body=best[1], content_type="text/plain", charset="utf-8")
 
     async def checkpoints(request: web.Request) -> web.Response:
         rows = await asyncio.to_thread(live.store.checkpoints)
@@ -175,18 +202,19 @@ def routes(live: LiveLog) -> list[web.RouteDef]:
 
     async def proof(request: web.Request) -> web.Response:
         row, _ = await chosen(request)
-        latest = live.latest_checkpoint()
-        if latest is None or latest.size <= row.seq:
-            if not await asyncio.to_thread(live.flush, _SYNC_TIMEOUT_SECONDS, checkpoint=True):
+        published = live.published_checkpoint()
+        if published is None or published[0].size <= row.seq:
+            if not await _fresh(live, row.seq + 1):
                 raise _timed_out()
-            latest = live.latest_checkpoint()
-        if latest is None or latest.size <= row.seq:
+        best = _best_note(live, row.seq + 1)
+        if best is None:
             raise web.HTTPServiceUnavailable(
                 text=json.dumps({"error": "no checkpoint covers this receipt yet"}),
                 content_type="application/json",
             )
-        path = live.inclusion_proof(row.seq, latest.size)
-        body = TlogProof(index=row.seq, path=tuple(path), checkpoint=latest.note).to_bytes()
+        size, note = best
+        path = live.inclusion_proof(row.seq, size)
+        body = TlogProof(index=row.seq, path=tuple(path), checkpoint=note).to_bytes()
         return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
     return [

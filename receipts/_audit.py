@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from receipts._errors import ReceiptsError
 from receipts._keys import VerifierKey
@@ -42,6 +42,10 @@ _IN_FLIGHT_PER_WORKER = 2
 Problem = tuple[int, str]
 """(leaf index, reason)."""
 
+T = TypeVar("T")
+CheckChunk = Callable[[str, Sequence[T]], Problem | None]
+"""Checks a chunk of entries against the key string; a module-level function (pool workers)."""
+
 
 @dataclass
 class AuditReport:
@@ -55,13 +59,13 @@ class AuditReport:
 
 
 @lru_cache(maxsize=4)
-def _checker(key_text: str) -> FastChecker:
+def cached_checker(key_text: str) -> FastChecker:
     return FastChecker(VerifierKey.parse(key_text))
 
 
 def check_entries(key_text: str, entries: Sequence[AuditEntry]) -> Problem | None:
     """The first bad receipt of a chunk as (index, reason), or None. Runs in pool workers."""
-    check = _checker(key_text).check
+    check = cached_checker(key_text).check
     for seq, stored_hash, raw, request_id, model, outcome, status in entries:
         if leaf_hash(raw) != stored_hash:
             return seq, "stored leaf hash does not match its bytes"
@@ -86,22 +90,25 @@ def row_pages(pages: Iterable[Sequence[ReceiptRow]]) -> Iterator[list[AuditEntry
         yield [audit_entry(row) for row in page]
 
 
-class _Checker:
+class ChunkChecker(Generic[T]):
     """Checks chunks in a process pool, or here when the whole log is below the pool threshold.
 
     Chunks are held back until the threshold is reached (or the log ends), so a large log's
     first chunks do not run here while the other CPUs wait.
     """
 
-    def __init__(self, key: VerifierKey, workers: int, pool_threshold: int) -> None:
+    def __init__(
+        self, key: VerifierKey, workers: int, pool_threshold: int, check: CheckChunk[T]
+    ) -> None:
         self._key_text = str(key)
         self._workers = workers
         self._pool_threshold = pool_threshold
+        self._check = check
         self._pool: ProcessPoolExecutor | None = None
-        self._held: list[list[AuditEntry]] = []
+        self._held: list[list[T]] = []
         self._in_flight: deque[Future[Problem | None]] = deque()
 
-    def submit(self, chunk: list[AuditEntry], seen: int) -> Problem | None:
+    def submit(self, chunk: list[T], seen: int) -> Problem | None:
         """Check `chunk` (`seen` entries read so far); a problem of an earlier chunk, if any."""
         if self._pool is None:
             self._held.append(chunk)
@@ -114,9 +121,9 @@ class _Checker:
             self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
             held, self._held = self._held, []
             for each in held:
-                self._in_flight.append(self._pool.submit(check_entries, self._key_text, each))
+                self._in_flight.append(self._pool.submit(self._check, self._key_text, each))
         else:
-            self._in_flight.append(self._pool.submit(check_entries, self._key_text, chunk))
+            self._in_flight.append(self._pool.submit(self._check, self._key_text, chunk))
         while len(self._in_flight) > self._workers * _IN_FLIGHT_PER_WORKER:
             if problem := self._in_flight.popleft().result():
                 return problem
@@ -124,7 +131,7 @@ class _Checker:
 
     def drain(self) -> Problem | None:
         for chunk in self._held:  # a log below the pool threshold, checked here in order
-            if problem := check_entries(self._key_text, chunk):
+            if problem := self._check(self._key_text, chunk):
                 return problem
         self._held = []
         while self._in_flight:
@@ -155,7 +162,7 @@ def audit(
     """
     report = AuditReport()
     tree = MerkleTree()
-    checker = _Checker(key, workers or os.cpu_count() or 1, pool_threshold)
+    checker = ChunkChecker(key, workers or os.cpu_count() or 1, pool_threshold, check_entries)
     chunk: list[AuditEntry] = []
     problem: Problem | None = None
     try:

@@ -1,4 +1,5 @@
-"""`receipts checkpoint [verify FILE --key VKEY...]`: print ours, or verify any C2SP checkpoint."""
+"""`receipts checkpoint [verify FILE --key VKEY... [--witness VKEY...] [--quorum N]]`: print ours,
+or verify any C2SP checkpoint (and its witness cosignatures)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from receipts import _cli_policy
 from receipts._cli_source import LogSource
 from receipts._errors import FormatError, VerificationError
 from receipts._keys import VerifierKey
@@ -35,6 +37,7 @@ def add_parser(
         help="a verifier key (log or witness); repeat for several",
     )
     v.add_argument("--origin", help="require this origin")
+    _cli_policy.add_arguments(v)
 
 
 def needs_source(args: argparse.Namespace) -> bool:
@@ -55,12 +58,14 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     keys = [VerifierKey.parse(k) for k in args.key]
+    policy = _cli_policy.policy(args)
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         raise FormatError(f"cannot read {args.file}: {exc.strerror}") from None
     try:
         checkpoint, signed_by = open_checkpoint(data, keys, origin=args.origin)
+        signed_by += [k for k in policy.check(data) if k not in signed_by]
     except VerificationError as exc:
         print(f"FAIL: {args.file}: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ receipt with an ID, in log order.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import urllib.error
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from receipts._cosign import add_signatures
 from receipts._errors import FormatError, StoreError, StoreLockedError, VerificationError
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree
@@ -29,6 +31,7 @@ from receipts._proof import TlogProof
 from receipts._provider import (
     DATABASE_FILE,
     KEY_FILE,
+    WITNESS_STATE_FILE,
     default_origin,
     open_signer,
     read_admin_url,
@@ -107,7 +110,18 @@ class FileSource:
 
     def latest_checkpoint(self) -> bytes | None:
         latest = self.store.latest_checkpoint()
-        return latest.note if latest else None
+        return self._cosigned(latest.note) if latest else None
+
+    def _cosigned(self, note: bytes) -> bytes:
+        """`note` with the witness cosignatures the sidecar saved for the same checkpoint."""
+        try:
+            data = json.loads((self.data_dir / WITNESS_STATE_FILE).read_bytes())
+            saved = SignedNote.parse(base64.b64decode(data["checkpoint"]))
+        except (OSError, ValueError, KeyError, TypeError, FormatError):
+            return note
+        if saved.text != SignedNote.parse(note).text:
+            return note
+        return add_signatures(note, saved.signatures)
 
     def checkpoints(self) -> list[CheckpointRow]:
         return self.store.checkpoints()
@@ -130,7 +144,7 @@ class FileSource:
         if self._tree.size < latest.size:
             raise StoreError(f"log truncated: only {self._tree.size} of {latest.size} stored")
         path = self._tree.inclusion_proof(row.seq, latest.size)
-        return TlogProof(index=row.seq, path=tuple(path), checkpoint=latest.note)
+        return TlogProof(index=row.seq, path=tuple(path), checkpoint=self._cosigned(latest.note))
 
     def entries(self, start: int, limit: int) -> list[ReceiptRow]:
         return self.store.entries(start, limit)

@@ -4,6 +4,9 @@
     receipts verify --all                    every receipt in the log
     receipts verify --proof P --receipt R --key VKEY    fully offline, from exported files
 
+Every mode takes a witness policy, `--witness VKEY` (repeatable) and `--quorum N`: the
+checkpoint must carry at least N valid cosignatures by those witnesses.
+
 One `OK`/`FAIL` line per receipt on stderr; `--json` prints one object per receipt on stdout.
 A request ID that several receipts carry (a client sent one `X-Request-ID` twice) verifies every
 one of them, each named `REQUEST_ID#INDEX` by its log index.
@@ -17,7 +20,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from receipts import _cli_policy
 from receipts._cli_source import LogSource, resolve_key
+from receipts._cosign import NO_WITNESSES, WitnessPolicy
 from receipts._errors import FormatError, ReceiptsError, VerificationError
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree, leaf_hash, verify_inclusion
@@ -44,16 +49,30 @@ def add_parser(
     p.add_argument("--proof", type=Path, help="a .tlog-proof file (offline mode)")
     p.add_argument("--receipt", type=Path, help="a signed receipt .json file (offline mode)")
     p.add_argument("--key", action="append", help="the provider's verifier key string")
+    _cli_policy.add_arguments(p)
 
 
-def verify_entry(raw: bytes, proof: TlogProof, key: VerifierKey, request_id: str | None) -> str:
+def verify_entry(
+    raw: bytes,
+    proof: TlogProof,
+    key: VerifierKey,
+    request_id: str | None,
+    policy: WitnessPolicy = NO_WITNESSES,
+) -> str:
     """Check one receipt fully; returns a short success text, raises on any failure."""
     receipt = SignedReceipt.parse(raw)
     verify_receipt(receipt, key)
     if request_id is not None and receipt.request_id != request_id:
         raise VerificationError(f"stored receipt is for request {receipt.request_id!r}")
     checkpoint = verify_tlog_proof(proof, raw, key)
-    return f"index {proof.index} in checkpoint of size {checkpoint.size}"
+    return f"index {proof.index} in checkpoint of size {checkpoint.size}" + _cosigned(
+        policy, proof.checkpoint
+    )
+
+
+def _cosigned(policy: WitnessPolicy, note: bytes) -> str:
+    witnesses = policy.check(note)
+    return f", cosigned by {len(witnesses)} witnesses" if policy.keys else ""
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -63,19 +82,21 @@ def _read(path: Path, what: str) -> bytes:
         raise FormatError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
-def _offline(args: argparse.Namespace) -> list[Result]:
+def _offline(args: argparse.Namespace, policy: WitnessPolicy) -> list[Result]:
     if not (args.proof and args.receipt and args.key):
         raise FormatError("offline verification needs --proof FILE, --receipt FILE and --key VKEY")
     key = resolve_key(args.key, None)
     raw = _read(args.receipt, "receipt")
     proof = TlogProof.parse(_read(args.proof, "proof"))
     try:
-        return [Result(str(args.receipt), True, verify_entry(raw, proof, key, None))]
+        return [Result(str(args.receipt), True, verify_entry(raw, proof, key, None, policy))]
     except VerificationError as exc:
         return [Result(str(args.receipt), False, str(exc))]
 
 
-def _by_id(source: LogSource, key: VerifierKey, request_ids: list[str]) -> list[Result]:
+def _by_id(
+    source: LogSource, key: VerifierKey, request_ids: list[str], policy: WitnessPolicy
+) -> list[Result]:
     results = []
     for request_id in request_ids:
         rows = source.receipts_for(request_id)
@@ -84,7 +105,7 @@ def _by_id(source: LogSource, key: VerifierKey, request_ids: list[str]) -> list[
         for row in rows:
             name = request_id if len(rows) == 1 else f"{request_id}#{row.seq}"
             try:
-                text = verify_entry(row.raw, source.proof(row), key, request_id)
+                text = verify_entry(row.raw, source.proof(row), key, request_id, policy)
             except ReceiptsError as exc:
                 results.append(Result(name, False, str(exc)))
             else:
@@ -92,13 +113,14 @@ def _by_id(source: LogSource, key: VerifierKey, request_ids: list[str]) -> list[
     return results
 
 
-def _all(source: LogSource, key: VerifierKey) -> list[Result]:
+def _all(source: LogSource, key: VerifierKey, policy: WitnessPolicy) -> list[Result]:
     # The checkpoint is checked once; each receipt's inclusion is then proven against a tree
     # recomputed from the receipt bytes themselves.
     note = source.latest_checkpoint()
     if note is None:
         raise VerificationError("the log has no signed checkpoint")
     checkpoint, _ = open_checkpoint(note, [key], origin=key.name)
+    cosigned = _cosigned(policy, note)
     rows: list[tuple[int, str, bytes]] = []
     tree = MerkleTree()
     start = 0
@@ -129,7 +151,11 @@ def _all(source: LogSource, key: VerifierKey) -> list[Result]:
             results.append(Result(request_id, False, str(exc)))
         else:
             results.append(
-                Result(request_id, True, f"index {seq} in checkpoint of size {checkpoint.size}")
+                Result(
+                    request_id,
+                    True,
+                    f"index {seq} in checkpoint of size {checkpoint.size}{cosigned}",
+                )
             )
     if tree.size < checkpoint.size:
         results.append(
@@ -143,14 +169,18 @@ def _all(source: LogSource, key: VerifierKey) -> list[Result]:
 
 
 def run(args: argparse.Namespace, source: LogSource | None) -> int:
+    policy = _cli_policy.policy(args)
     if args.proof or args.receipt:
-        results = _offline(args)
+        results = _offline(args, policy)
     else:
         if not args.all and not args.request_ids:
             raise FormatError("give REQUEST_ID..., --all, or --proof/--receipt/--key")
         assert source is not None
         key = resolve_key(args.key, source)
-        results = _all(source, key) if args.all else _by_id(source, key, args.request_ids)
+        if args.all:
+            results = _all(source, key, policy)
+        else:
+            results = _by_id(source, key, args.request_ids, policy)
     for r in results:
         print(f"{'OK' if r.ok else 'FAIL'}: {r.name}: {r.reason}", file=sys.stderr)
         if args.json:

@@ -5,7 +5,8 @@ ReceiptsError
 ├── VerificationError      something did not verify; the message says what
 │   ├── InclusionError     a leaf is not in the tree the proof claims
 │   ├── ConsistencyError   a tree is not an extension of an older one
-│   └── SignatureError     a signature is missing, unknown or wrong
+│   ├── SignatureError     a signature is missing, unknown or wrong
+│   └── QuorumError        fewer valid witness cosignatures than the policy's quorum
 ├── KeyFileError           key file missing, unreadable, invalid or readable by group/others
 └── StoreError             database missing, corrupt, locked or out of space
     ├── StoreLockedError   another process (a running sidecar) holds the database
@@ -36,6 +37,15 @@ class ConsistencyError(VerificationError):
 
 class SignatureError(VerificationError):
     pass
+
+
+class QuorumError(VerificationError):
+    """A checkpoint carries `found` valid witness cosignatures; the policy wants `required`."""
+
+    def __init__(self, message: str, *, found: int, required: int) -> None:
+        super().__init__(message)
+        self.found = found
+        self.required = required
 
 
 class KeyFileError(ReceiptsError):

@@ -142,8 +142,8 @@ class Signer:
         return VerifierKey(self.name, self.key_id, ED25519, self._public_key)
 
 
-def parse_signer_key(text: str) -> Signer:
-    """Read Go's `PRIVATE+KEY+<name>+<hex8>+<base64(type || seed)>` signer key string."""
+def _parse_private_key_string(text: str, type_byte: int) -> tuple[Ed25519PrivateKey, str]:
+    """The key and name of `PRIVATE+KEY+<name>+<hex8>+<base64(type || seed)>`."""
     parts = text.strip().split("+", 4)
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
         raise FormatError("bad signer key: expected PRIVATE+KEY+<name>+<hex8>+<base64>")
@@ -151,12 +151,65 @@ def parse_signer_key(text: str) -> Signer:
     check_key_name(name)
     kid = _parse_hex_id(hex_id, "signer key")
     raw = b64decode(b64, "signer key")
-    if len(raw) != 1 + 32 or raw[0] != ED25519:
-        raise FormatError("bad signer key: expected an Ed25519 type byte and a 32-byte seed")
-    signer = Signer(Ed25519PrivateKey.from_private_bytes(raw[1:]), name)
-    if signer.key_id != kid:
+    if len(raw) != 1 + 32 or raw[0] != type_byte:
+        raise FormatError(
+            f"bad signer key: expected the {_KEY_TYPES[type_byte]} type byte and a 32-byte seed"
+        )
+    private_key = Ed25519PrivateKey.from_private_bytes(raw[1:])
+    if key_id(name, type_byte, private_key.public_key().public_bytes_raw()) != kid:
         raise FormatError(f"bad signer key: key ID {hex_id} does not match the key")
-    return signer
+    return private_key, name
+
+
+def parse_signer_key(text: str) -> Signer:
+    """Read Go's `PRIVATE+KEY+<name>+<hex8>+<base64(type || seed)>` signer key string."""
+    return Signer(*_parse_private_key_string(text, ED25519))
+
+
+class Cosigner:
+    """A witness's Ed25519 key used for tlog-cosignature/v1 (key type 0x04) and its name.
+
+    Its key file holds the signer key string `PRIVATE+KEY+<name>+<hex8>+<base64(0x04 || seed)>`
+    (mode 0600), so the name travels with the key and it cannot pass for a log signing key.
+    """
+
+    def __init__(self, private_key: Ed25519PrivateKey, name: str) -> None:
+        check_key_name(name)
+        self._private_key = private_key
+        self._public_key = private_key.public_key().public_bytes_raw()
+        self.name = name
+        self.key_id = key_id(name, COSIGNATURE_V1, self._public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private_key.sign(message)
+
+    def verifier(self) -> VerifierKey:
+        return VerifierKey(self.name, self.key_id, COSIGNATURE_V1, self._public_key)
+
+    def key_string(self) -> str:
+        seed = self._private_key.private_bytes_raw()
+        b64 = base64.b64encode(bytes([COSIGNATURE_V1]) + seed).decode()
+        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{b64}"
+
+
+def generate_cosigner_file(path: Path, name: str) -> Cosigner:
+    """Create a new witness key named `name` at `path` (mode 0600); never overwrites."""
+    cosigner = Cosigner(Ed25519PrivateKey.generate(), name)
+    _write_private_file(path, (cosigner.key_string() + "\n").encode())
+    return cosigner
+
+
+def load_cosigner_file(path: Path) -> Cosigner:
+    """The witness key at `path`, refusing files that group or others can access."""
+    data = _read_private_file(path, "receipts witness keygen")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise KeyFileError(f"key file {path} is not a witness key") from None
+    try:
+        return Cosigner(*_parse_private_key_string(text, COSIGNATURE_V1))
+    except FormatError as exc:
+        raise KeyFileError(f"key file {path}: {exc}") from None
 
 
 def generate_key_file(path: Path) -> Ed25519PrivateKey:
@@ -171,6 +224,11 @@ def generate_key_file(path: Path) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    _write_private_file(path, pem)
+    return private_key
+
+
+def _write_private_file(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -180,23 +238,21 @@ def generate_key_file(path: Path) -> Ed25519PrivateKey:
         raise KeyFileError(f"cannot create key file {path}: {exc.strerror}") from None
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, pem)
+        os.write(fd, data)
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise KeyFileError(f"cannot write key file {path}: {exc.strerror}") from None
     os.close(fd)
-    return private_key
 
 
-def load_key_file(path: Path) -> Ed25519PrivateKey:
-    """Load the Ed25519 key at `path`, refusing files that group or others can access."""
+def _read_private_file(path: Path, create_with: str) -> bytes:
     try:
         st = path.stat()
     except FileNotFoundError:
         raise KeyFileError(
-            f"key file {path} does not exist; create one with `receipts keygen`"
+            f"key file {path} does not exist; create one with `{create_with}`"
         ) from None
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
@@ -209,9 +265,14 @@ def load_key_file(path: Path) -> Ed25519PrivateKey:
             f"run `chmod 600 {path}`"
         )
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+
+
+def load_key_file(path: Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 key at `path`, refusing files that group or others can access."""
+    data = _read_private_file(path, "receipts keygen")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

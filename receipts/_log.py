@@ -195,6 +195,8 @@ class LogWriter:
         self._barriers: list[_Barrier] = []
         self._failures = 0
         self._last_attempt = (0, 0)  # spans and checkpoints in the last failed batch
+        # Called (on the writer thread: it must only signal) when a checkpoint is stored.
+        self.on_checkpoint: Callable[[], None] | None = None
         # A restarted log whose tail is not covered yet gets a checkpoint at the first flush.
         self._last_checkpoint_at = float("-inf")
         metrics.log_size.set(tree.size)
@@ -490,6 +492,8 @@ class LogWriter:
         if batch.checkpoints:
             self.latest_checkpoint = batch.checkpoints[-1]
             self._metrics.checkpoint_timestamp.set(self.latest_checkpoint.created_unix_ns / 1e9)
+            if self.on_checkpoint is not None:
+                self.on_checkpoint()
         del self._receipts[: len(batch.receipts)]
         del self._spans[: len(batch.spans)]
         del self._checkpoints[: len(batch.checkpoints)]

@@ -47,23 +47,40 @@ def _check_hash(value: bytes, what: str) -> None:
         raise ValueError(f"{what} must be {HASH_SIZE} bytes")
 
 
+class CompactRange:
+    """The roots of the complete subtrees that make up a tree's first `size` leaves, largest
+    first: enough to append leaves and compute every later root without the earlier leaves."""
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        self.size = size
+        self.hashes = [bytes(h) for h in hashes]
+        if len(self.hashes) != size.bit_count() or not all(_is_hash(h) for h in self.hashes):
+            raise ValueError(f"a compact range of size {size} has {size.bit_count()} hashes")
+
+    def append(self, leaf_hash: bytes) -> None:
+        _check_hash(leaf_hash, "leaf hash")
+        value, n, hashes = bytes(leaf_hash), self.size, self.hashes
+        while n & 1:  # merge with the equal-sized subtrees on the right edge
+            value = node_hash(hashes.pop(), value)
+            n >>= 1
+        hashes.append(value)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return EMPTY_ROOT
+        root = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            root = node_hash(left, root)
+        return root
+
+
 def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
     """Root of the tree over the given leaf hashes, `EMPTY_ROOT` when there are none."""
-    # A stack of complete subtrees, largest first: merge equal sizes, then fold from the right.
-    stack: list[tuple[int, bytes]] = []
+    compact = CompactRange()
     for h in leaf_hashes:
-        _check_hash(h, "leaf hash")
-        size, value = 1, bytes(h)
-        while stack and stack[-1][0] == size:
-            left_size, left = stack.pop()
-            size, value = left_size + size, node_hash(left, value)
-        stack.append((size, value))
-    if not stack:
-        return EMPTY_ROOT
-    root = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
-        root = node_hash(left, root)
-    return root
+        compact.append(h)
+    return compact.root()
 
 
 def _is_hash(value: object) -> bool:
@@ -228,6 +245,13 @@ class MerkleTree:
         if not 0 <= index < self._size:
             raise IndexError(f"leaf {index} is outside a tree of size {self._size}")
         return self._stored(0, index)
+
+    def hashes(self, level: int, start: int, count: int) -> bytes:
+        """`count` concatenated hashes of complete subtrees of 2**level leaves, from `start`."""
+        stored = self._levels[level] if level < len(self._levels) else b""
+        if start < 0 or count < 0 or (start + count) * HASH_SIZE > len(stored):
+            raise ValueError(f"no {count} complete subtrees at level {level} from {start}")
+        return bytes(stored[start * HASH_SIZE : (start + count) * HASH_SIZE])
 
     def root(self, size: int | None = None) -> bytes:
         """Root of the first `size` leaves (default: all of them)."""

@@ -1,6 +1,7 @@
 """The provider's files in the data directory: its Ed25519 key and the receipts database.
 
-`provider.key` (PEM, mode 0600, created on the sidecar's first start), `receipts.duckdb`, and
+`provider.key` (PEM, mode 0600, created on the sidecar's first start), `receipts.duckdb`,
+`witnesses.json` (witness sizes and the latest cosigned checkpoint, see `_publisher`) and
 `admin.url`: the running sidecar's admin API, which the CLI uses while that sidecar holds the
 database (never a default address: another sidecar's log is not this data dir's).
 The default log origin is `ollama-sidecar.local/<first 16 hex digits of SHA-256 of the public
@@ -22,6 +23,7 @@ log = logging.getLogger("ollama_sidecar.receipts")
 KEY_FILE = "provider.key"
 DATABASE_FILE = "receipts.duckdb"
 ADMIN_URL_FILE = "admin.url"
+WITNESS_STATE_FILE = "witnesses.json"
 
 
 def default_origin(public_key: bytes) -> str:

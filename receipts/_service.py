@@ -1,10 +1,11 @@
 """`ReceiptService`: what the proxy wires in: a record sink, a span exporter, admin routes.
 
 Files under `config.proxy.data_dir`: `provider.key` (Ed25519, PEM, mode 0600, created on first
-start), `receipts.duckdb`, `receipts.watermark` (the writer's durable counts, `_watermark`) and
-`admin.url` (where the admin API is, for the CLI). The log origin (also the checkpoint key name)
-is `config.receipts.origin`, or by default `ollama-sidecar.local/<first 16 hex digits of SHA-256
-of the public key>`: unique per provider key, no spaces, no `+`.
+start), `receipts.duckdb`, `receipts.watermark` (the writer's durable counts, `_watermark`),
+`witnesses.json` (see `_publisher`) and `admin.url` (where the admin API is, for the CLI). The log
+origin (also the checkpoint key name) is `config.receipts.origin`, or by default
+`ollama-sidecar.local/<first 16 hex digits of SHA-256 of the public key>`: unique per provider
+key, no spaces, no `+`.
 
 `start` raises `ReceiptsError` (`KeyFileError`, `StoreError`, `VerificationError`) when the key or
 the stored log cannot be used (a database shorter than the watermark included); the caller decides
@@ -20,9 +21,11 @@ it wins over the configured ID).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -31,14 +34,18 @@ from prometheus_client import CollectorRegistry, Counter
 from receipts import metric_names as names
 from receipts._api import routes
 from receipts._errors import ReceiptsError, StoreError
-from receipts._keys import Signer
+from receipts._keys import Signer, VerifierKey
 from receipts._log import LogMetrics, LogWriter, recover
-from receipts._provider import DATABASE_FILE, open_signer, write_admin_url
+from receipts._merkle import MerkleTree
+from receipts._provider import DATABASE_FILE, WITNESS_STATE_FILE, open_signer, write_admin_url
+from receipts._publisher import Publisher
 from receipts._receipt import receipt_body, sign_body
 from receipts._spans import StoreSpanExporter
 from receipts._store import CheckpointRow, ReceiptStore, SpanRow
 from receipts._store_duckdb import DuckDBStore
+from receipts._tiles import CHECKPOINT_PATH, Tiles, TilesDirectory
 from receipts._watermark import Watermark, read_watermark, write_watermark
+from receipts._witness_client import HttpTransport, WitnessClient, WitnessTransport
 from telemetry.core import Config, RequestRecord
 
 log = logging.getLogger("ollama_sidecar.receipts")
@@ -53,18 +60,22 @@ class ReceiptService:
         *,
         store: ReceiptStore | None = None,
         registry: CollectorRegistry | None = None,
+        witness_transport: WitnessTransport | None = None,
     ) -> None:
         self._config = config
         self._injected_store = store
         self._store: ReceiptStore | None = None
-        registry = registry if registry is not None else CollectorRegistry()
-        self._metrics = LogMetrics.create(registry)
+        self._registry = registry if registry is not None else CollectorRegistry()
+        self._metrics = LogMetrics.create(self._registry)
         self._unauthenticated = Counter(
             names.UNAUTHENTICATED,
             "Requests refused for a missing or wrong bearer token; they get no receipt.",
-            registry=registry,
+            registry=self._registry,
         )
         self._unauthenticated_seen = 0
+        self._transport = witness_transport or HttpTransport()
+        self._publisher: Publisher | None = None
+        self._tiles: Tiles | None = None
         self._signer: Signer | None = None
         self._writer: LogWriter | None = None
         self._lock = threading.Lock()
@@ -147,16 +158,58 @@ class ReceiptService:
                 persist=persist if own else None,
                 carried=mark,
             )
+            source = _TreeTiles(writer.tree, writer.tree_lock, store)
+            tiles = Tiles(source)
+            try:
+                publisher = self._new_publisher(writer, source, tiles)
+            except ReceiptsError:
+                store.close()
+                raise
+            writer.on_checkpoint = publisher.wake
             writer.start()
+            publisher.start()
             self._signer, self._store, self._writer = signer, store, writer
+            self._publisher, self._tiles = publisher, tiles
             log.info("receipt log %s started with %d receipts", signer.name, tree.size)
+
+    def _new_publisher(self, writer: LogWriter, source: _TreeTiles, tiles: Tiles) -> Publisher:
+        receipts = self._config.receipts
+        clients = [
+            WitnessClient(w.url, VerifierKey.parse(w.key), self._transport)
+            for w in receipts.witness
+        ]
+
+        def prove(size1: int, size2: int) -> list[bytes]:
+            with writer.tree_lock:
+                return writer.tree.consistency_proof(size1, size2)
+
+        def root_at(size: int) -> bytes:
+            with writer.tree_lock:
+                return writer.tree.root(size)
+
+        return Publisher(
+            latest=lambda: writer.latest_checkpoint,
+            prove=prove,
+            tiles=tiles,
+            source=source,
+            root_at=root_at,
+            witnesses=clients,
+            quorum=receipts.witness_quorum,
+            state_path=self._config.proxy.data_dir / WITNESS_STATE_FILE,
+            tiles_dir=TilesDirectory(receipts.tiles_dir) if receipts.tiles_dir else None,
+            registry=self._registry,
+            interval=receipts.checkpoint_interval_seconds,
+        )
 
     def stop(self) -> None:
         with self._lock:
             writer, self._writer = self._writer, None
             store, self._store = self._store, None
+            publisher, self._publisher = self._publisher, None
             if writer is not None:
                 writer.stop()
+            if publisher is not None:
+                publisher.stop()
             if store is not None:
                 try:
                     store.close()
@@ -213,6 +266,19 @@ class ReceiptService:
     def latest_checkpoint(self) -> CheckpointRow | None:
         return self.writer.latest_checkpoint
 
+    def published_checkpoint(self) -> tuple[CheckpointRow, bytes] | None:
+        """The checkpoint the tiles show, with the witness cosignatures collected for it."""
+        publisher = self._publisher
+        return publisher.published() if publisher else None
+
+    def wait_published(self, size: int, timeout: float) -> bool:
+        publisher = self._publisher
+        return publisher.wait_published(size, timeout) if publisher else False
+
+    def log_files(self) -> _LogFiles:
+        """The tiles for the admin and public log listeners (`telemetry`'s `LogFiles`)."""
+        return _LogFiles(self)
+
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
         writer = self.writer
         with writer.tree_lock:
@@ -233,3 +299,33 @@ class ReceiptService:
 
     def admin_routes(self) -> list[web.RouteDef]:
         return routes(self)
+
+
+class _TreeTiles:
+    """Tiles from the writer's tree (under its lock) and the stored receipt bytes."""
+
+    def __init__(self, tree: MerkleTree, lock: threading.Lock, store: ReceiptStore) -> None:
+        self._tree, self._lock, self._store = tree, lock, store
+
+    def hashes(self, level: int, start: int, count: int) -> bytes:
+        with self._lock:
+            return self._tree.hashes(level, start, count)
+
+    def entries(self, start: int, count: int) -> Sequence[bytes]:
+        return [row.raw for row in self._store.entries(start, count)]
+
+
+class _LogFiles:
+    def __init__(self, service: ReceiptService) -> None:
+        self._service = service
+
+    async def read(self, path: str) -> tuple[bytes, bool] | None:
+        tiles = self._service._tiles
+        if tiles is None:
+            return None
+        if path == CHECKPOINT_PATH:
+            return tiles.read(path)
+        body = tiles.cached(path)  # a popular tile: no thread hop
+        if body is not None:
+            return body, True
+        return await asyncio.to_thread(tiles.read, path)

@@ -1,4 +1,5 @@
-"""The `receipts` command line: verify, export, show and audit signed receipts.
+"""The `receipts` command line: verify, export, show and audit signed receipts; run a witness
+(`receipts witness`) or a monitor (`receipts monitor`) of a published log.
 
 Exit codes: 0 everything verified, 1 a verification failed (or an unknown request ID),
 2 usage or input error (bad arguments, malformed file or key, missing or unreadable database,
@@ -22,8 +23,10 @@ from receipts import (
     _cli_export,
     _cli_keys,
     _cli_list,
+    _cli_monitor,
     _cli_show,
     _cli_verify,
+    _cli_witness,
 )
 from receipts._cli_source import DEFAULT_ADMIN, LogSource, open_source
 from receipts._errors import ReceiptsError, VerificationError
@@ -73,6 +76,8 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     _cli_list.add_parser(sub, parent)
     _cli_checkpoint.add_parser(sub, parent)
     _cli_audit.add_parser(sub, parent)
+    _cli_witness.add_parser(sub, parent)
+    _cli_monitor.add_parser(sub, parent)
     return parser, parent
 
 
@@ -85,6 +90,8 @@ _COMMANDS: dict[str, tuple[Command, Callable[[argparse.Namespace], bool]]] = {
     "list": (_cli_list.run, lambda _: True),
     "checkpoint": (_cli_checkpoint.run, _cli_checkpoint.needs_source),
     "audit": (_cli_audit.run, lambda _: True),
+    "witness": (_cli_witness.run, lambda _: False),
+    "monitor": (_cli_monitor.run, lambda _: False),
 }
 
 

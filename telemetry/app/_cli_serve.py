@@ -20,6 +20,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", help="proxy address (default 127.0.0.1:11435)")
     parser.add_argument("--admin-listen", help="metrics/health address (default 127.0.0.1:11436)")
     parser.add_argument(
+        "--log-listen",
+        metavar="ADDR",
+        help="also serve the receipt log's tiles, read-only and without a token, on ADDR",
+    )
+    parser.add_argument(
         "--upstream", help="Ollama URL (default $OLLAMA_BASE_URL or http://127.0.0.1:11434)"
     )
     parser.add_argument("--data-dir", type=Path, help="state directory (receipts database, key)")
@@ -46,6 +51,7 @@ def config_from(args: argparse.Namespace) -> Config:
     proxy: dict[str, Any] = {
         "listen": args.listen,
         "admin_listen": args.admin_listen,
+        "log_listen": args.log_listen,
         "upstream": args.upstream,
         "data_dir": args.data_dir,
         "auth_token_file": args.auth_token_file,

@@ -33,7 +33,7 @@ from telemetry.core._config import Config, parse_host_port
 from telemetry.core._errors import ConfigError, SecurityError
 from telemetry.core._record import ModelInfo, RecordSink
 from telemetry.core._tasks import spawn
-from telemetry.observe._admin import ReadinessCheck, build_admin_app
+from telemetry.observe._admin import LogFiles, ReadinessCheck, build_admin_app, build_log_app
 from telemetry.observe._logs import AccessLog
 from telemetry.observe._metrics import ProxyMetrics
 from telemetry.observe._tracing import Tracing, build_tracer_provider
@@ -98,6 +98,7 @@ class Receipts(RecordSink, Ready, Protocol):
     def announce_admin(self, url: str) -> None: ...
 
     def prune_spans(self, older_than_seconds: float) -> int: ...
+    def log_files(self) -> LogFiles: ...
 
 
 class Gpus(RecordSink, ModelInfo, Ready, Protocol):
@@ -154,6 +155,7 @@ class Sidecar:
         self.listen_port = 0
         self.admin_port = 0
         self.cut_off = ListenerCounts()
+        self.log_port = 0
 
     async def start(self) -> None:
         """Start everything, or stop what was started and re-raise."""
@@ -240,12 +242,19 @@ class Sidecar:
                 checks[name] = _readiness_of(component)
         expositions = [self.gpu.exposition] if self.gpu is not None else []
         extra = self.receipts.admin_routes() if self.receipts is not None else []
-        admin = build_admin_app(self.registry, checks, extra, expositions)
-        for application, bound in ((app, host), (admin, admin_host)):
-            if is_loopback(bound):
+        log_files = self.receipts.log_files() if self.receipts is not None else None
+        admin = build_admin_app(self.registry, checks, extra, expositions, log_files)
+        public_log = build_log_app(log_files) if log_files and config.proxy.log_listen else None
+        log_host, log_port = (
+            parse_host_port(config.proxy.log_listen, "proxy.log_listen") if public_log else ("", 0)
+        )
+        for application, bound in ((app, host), (admin, admin_host), (public_log, log_host)):
+            if application is not None and is_loopback(bound):
                 application.middlewares.append(host_guard(bound))
         self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
         self.admin_port = await self._serve(admin, admin_host, admin_port)
+        if public_log is not None:
+            self.log_port = await self._serve(public_log, log_host, log_port)
         if self.receipts is not None:
             scheme = "https" if self.tls is not None else "http"
             self.receipts.announce_admin(f"{scheme}://{_url_host(admin_host)}:{self.admin_port}")

@@ -76,6 +76,16 @@ class ProxyConfig:
     # Feature flag: refuse to start unless clients must authenticate (token or mTLS), even
     # on loopback.
     require_auth: bool = False
+    # The read-only public listener of the log's tiles (`/log/...`), off when empty.
+    log_listen: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessConfig:
+    """One `[[receipts.witness]]`: its submission prefix and its C2SP verifier key string."""
+
+    url: str
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +101,10 @@ class ReceiptsConfig:
     trust_client_agreement_header: bool = False
     # Records, spans and signed receipts waiting in memory for the store, at most (estimated).
     max_pending_bytes: int = 64 << 20
+    # Also write the log's tiles below this directory, for static hosting.
+    tiles_dir: Path | None = None
+    witness: tuple[WitnessConfig, ...] = ()
+    witness_quorum: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +302,11 @@ def load_config(
             layered[section][key] = env[variable]
     for section, values in (overrides or {}).items():
         layered.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    witnesses = _build_witnesses(layered["receipts"].pop("witness", []))
     if "data_dir" not in layered["proxy"]:
         layered["proxy"]["data_dir"] = default_data_dir(env)
     sections = {name: _build_section(name, cls, layered[name]) for name, cls in _SECTIONS.items()}
+    sections["receipts"] = replace(sections["receipts"], witness=witnesses)
     tiers = _build_tiers(raw.get("tiers"))
     config = Config(tiers=tiers, default_tier=str(raw.get("default_tier", "gpu-8gb")), **sections)
     config.tier_named(config.default_tier)
@@ -338,6 +354,23 @@ def _coerce(key: str, default: Any, value: Any, cls: type[Any], field_name: str)
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: invalid value {value!r}") from exc
+
+
+def _build_witnesses(raw: Any) -> tuple[WitnessConfig, ...]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError("receipts.witness: expected [[receipts.witness]] tables")
+    witnesses = []
+    for i, table in enumerate(raw):
+        unknown = set(table) - {"url", "key"}
+        if unknown:
+            raise ConfigError(f"unknown config key receipts.witness[{i}].{sorted(unknown)[0]}")
+        url, key = table.get("url"), table.get("key")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"receipts.witness[{i}].url: expected an http:// or https:// URL")
+        if not isinstance(key, str) or key.count("+") < 2:
+            raise ConfigError(f"receipts.witness[{i}].key: expected a verifier key string")
+        witnesses.append(WitnessConfig(url, key.strip()))
+    return tuple(witnesses)
 
 
 def _build_tiers(raw: Any) -> tuple[Tier, ...]:
@@ -425,6 +458,13 @@ def _validate(config: Config) -> None:
         raise ConfigError("receipts.flush_interval_seconds: expected 0 < seconds <= 5")
     if config.receipts.max_pending_bytes < 1 << 20:
         raise ConfigError("receipts.max_pending_bytes: expected at least 1048576 bytes")
+    if config.proxy.log_listen:
+        parse_host_port(config.proxy.log_listen, "proxy.log_listen")
+    witnesses = len(config.receipts.witness)
+    if witnesses and not 1 <= config.receipts.witness_quorum <= witnesses:
+        raise ConfigError(
+            f"receipts.witness_quorum: expected 1 to {witnesses} (the witnesses configured)"
+        )
     if config.gpu.sample_interval_seconds <= 0:
         raise ConfigError("gpu.sample_interval_seconds: expected a positive number")
     _validate_tls(config.proxy)

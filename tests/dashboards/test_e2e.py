@@ -44,14 +44,20 @@ PER_GPU = {
     for key, value in vars(gpu).items()
     if key.startswith("GPU_") and key not in ("GPU_DEVICES", "GPU_BACKEND_UP")
 }
-OPTIONAL = PER_GPU | {
-    proxy.UPSTREAM_ERRORS,
-    proxy.TELEMETRY_ERRORS,
-    receipts.RECEIPT_FAILURES,
-    gpu.REQUESTS_BY_PROCESSOR,
-    gpu.MODEL_VRAM,
-    gpu.MODEL_SIZE,
-}
+# Registered only when `[[receipts.witness]]` are configured (this stack has none).
+WITNESS = {receipts.WITNESS_SUBMISSIONS, receipts.WITNESS_LAG, receipts.WITNESS_QUORUM_AGE}
+OPTIONAL = (
+    PER_GPU
+    | WITNESS
+    | {
+        proxy.UPSTREAM_ERRORS,
+        proxy.TELEMETRY_ERRORS,
+        receipts.RECEIPT_FAILURES,
+        gpu.REQUESTS_BY_PROCESSOR,
+        gpu.MODEL_VRAM,
+        gpu.MODEL_SIZE,
+    }
+)
 CLI = [sys.executable, "-m", "telemetry.app.cli"]
 TOML = """
 [tiers.gpu-8gb]
@@ -241,5 +247,5 @@ def test_prometheus_scrapes_the_sidecar_and_the_timeout_alert_fires(
 
     recorded = {r["name"] for r in rules if r["type"] == "recording"}
     rule_names = set().union(*(metric_names(r["query"]) for r in rules))
-    missing = (used | rule_names) - recorded - exported - PER_GPU - {"up"}
+    missing = (used | rule_names) - recorded - exported - PER_GPU - WITNESS - {"up"}
     assert not missing, f"used but not exported by the sidecar: {sorted(missing)}"

@@ -133,6 +133,11 @@ async def client() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+class _NoLog:
+    async def read(self, path: str) -> tuple[bytes, bool] | None:
+        return None
+
+
 class FakeReceipts:
     """Stands in for the receipt service: the proxy then commits to content (salt, hashes)."""
 
@@ -158,6 +163,9 @@ class FakeReceipts:
         return True, "fake receipts"
 
     def announce_admin(self, url: str) -> None: ...
+
+    def log_files(self) -> Any:
+        return _NoLog()
 
     def flush(self, timeout: float = 5.0, *, checkpoint: bool = False) -> bool:
         return True

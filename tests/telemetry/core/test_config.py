@@ -94,11 +94,49 @@ models = ["*:70b"]
         ('[ollama]\nkeep_alive = "forever"\n', "ollama.keep_alive"),
         ('default_tier = "cpu"\n[tiers.cpu]\npull = "x"\n', "tiers.cpu.pull"),
         ('default_tier = "cpu"\n[tiers.cpu]\nwarm = "yes"\n', "tiers.cpu.warm"),
+        ('[proxy]\nlog_listen = "nowhere"\n', "proxy.log_listen"),
+        ('[receipts]\nwitness = "x"\n', "receipts.witness"),
+        ('[[receipts.witness]]\nurl = "ftp://w"\nkey = "a+b+c"\n', "0].url"),
+        ('[[receipts.witness]]\nurl = "http://w/"\nkey = "k"\n', "0].key"),
+        ('[[receipts.witness]]\nurl = "http://w/"\nkey = "a+b+c"\nx = 1\n', "0].x"),
+        (
+            '[receipts]\nwitness_quorum = 2\n[[receipts.witness]]\nurl = "http://w/"\n'
+            'key = "a+b+c"\n',
+            "receipts.witness_quorum",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(write(tmp_path, text), env={})
+
+
+def test_witnesses_tiles_dir_and_the_public_log_listener(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[proxy]
+log_listen = "0.0.0.0:8080"
+[receipts]
+tiles_dir = "~/tiles"
+witness_quorum = 2
+[[receipts.witness]]
+url = "https://w1.example/"
+key = "w1.example+01234567+BAAA"
+[[receipts.witness]]
+url = "http://127.0.0.1:9000"
+key = "w2+89abcdef+BBBB"
+""",
+    )
+    config = load_config(path, env={})
+    assert config.proxy.log_listen == "0.0.0.0:8080"
+    assert config.receipts.tiles_dir == Path("~/tiles").expanduser()
+    assert [w.url for w in config.receipts.witness] == [
+        "https://w1.example/",
+        "http://127.0.0.1:9000",
+    ]
+    assert config.receipts.witness_quorum == 2
+    assert load_config(None, env={}).receipts.witness == ()
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:

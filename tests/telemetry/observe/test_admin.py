@@ -2,7 +2,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from telemetry.observe._admin import build_admin_app
+from telemetry.observe._admin import build_admin_app, build_log_app
 
 
 async def test_metrics_health_readiness_and_extra_routes() -> None:
@@ -45,3 +45,39 @@ async def test_metrics_health_readiness_and_extra_routes() -> None:
                 assert await response.text() == "extra"
     finally:
         await runner.cleanup()
+
+
+FILES = {"checkpoint": (b"origin\n1\nroot\n", False), "tile/0/000.p/1": (b"h" * 32, True)}
+
+
+class _Files:
+    """A fake log: the checkpoint and one tile."""
+
+    async def read(self, path: str) -> tuple[bytes, bool] | None:
+        return FILES.get(path)
+
+
+async def test_log_routes_on_the_admin_and_the_public_listener() -> None:
+    admin = build_admin_app(CollectorRegistry(), {}, log_files=_Files())
+    public = build_log_app(_Files())
+    for app, private in ((admin, True), (public, False)):
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(base + "/log/checkpoint") as response:
+                    assert response.status == 200
+                    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+                    assert response.headers["Cache-Control"] == "public, max-age=2"
+                async with session.get(base + "/log/tile/0/000.p/1") as response:
+                    assert await response.read() == b"h" * 32
+                    assert response.headers["Content-Type"] == "application/octet-stream"
+                    assert "immutable" in response.headers["Cache-Control"]
+                async with session.get(base + "/log/tile/0/001") as response:
+                    assert response.status == 404
+                async with session.get(base + "/metrics") as response:
+                    assert (response.status == 200) is private  # public: the log only
+        finally:
+            await runner.cleanup()
