@@ -236,7 +236,7 @@ async def test_both_witnesses_cosign_and_every_verify_mode_takes_the_policy(node
     own, spec = node.own_vkey, node.spec.vkey
     stranger = run("witness", "keygen", "--key", str(node.tmp / "x.key"), "--name", "x.example")
     wrong = stranger.stdout.strip()
-    admin = ("--admin", node.admin)
+    admin = ("--data-dir", str(node.tmp / "data"), "--admin", node.admin)
     for policy, code in [
         (("--witness", own, "--witness", spec), 0),  # quorum 2 (every witness given)
         (("--witness", own, "--witness", spec, "--quorum", "1"), 0),
