@@ -132,8 +132,9 @@ class Node:
         keys = [VerifierKey.parse(self.own_vkey), VerifierKey.parse(self.spec.vkey)]
         deadline = time.monotonic() + 30
         while True:
-            note = get(self.public_log + "checkpoint")
-            try:
+            note = b""
+            try:  # 404 until the first checkpoint is published
+                note = get(self.public_log + "checkpoint")
                 if int(note.split(b"\n")[1]) >= size:
                     verify_cosignatures(note, keys, witnesses)
                     return note
