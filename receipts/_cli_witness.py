@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from receipts._cli_source import LogSource
-from receipts._errors import FormatError
+from receipts._errors import FormatError, ReceiptsError
 from receipts._keys import VerifierKey, generate_cosigner_file, load_cosigner_file
 from receipts._witness import DirectoryState, Witness
 
@@ -66,5 +66,8 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
             flush=True,
         )
 
-    run_loop(serve(witness, host, port, ready))
+    try:
+        run_loop(serve(witness, host, port, ready))
+    except OSError as exc:  # the address is taken or not ours
+        raise ReceiptsError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
     return 0

@@ -182,6 +182,12 @@ def test_keygen_and_serve_over_http(tmp_path: Path) -> None:
             409,
             "text/x.tlog.size",
         )
+        taken = subprocess.run(
+            [sys.executable, "-m", "receipts", "witness", "serve", "--key", str(key), "--log",
+             str(LOG.verifier()), "--listen", f"127.0.0.1:{port}", "--state", str(tmp_path / "s")],
+            capture_output=True, text=True, cwd=ROOT, check=False,
+        )  # fmt: skip
+        assert taken.returncode == 2 and taken.stderr.startswith("error: cannot listen on")
     finally:
         server.terminate()
         _, err = server.communicate(timeout=10)
