@@ -2,12 +2,18 @@
 
 It offers the module-level functions `NvmlSource` calls and raises the binding's real exception
 classes (`pynvml.NVMLError_GpuIsLost`, ...), which exist without any GPU. Scenarios are set on
-the instance: `FakeNvml.h100s(8)`, then `lose(3)`, `unsupported`, `hang(2)`, `library_missing`.
+the instance: `FakeNvml.h100s(8)`, then `lose(3)`, `unsupported`, `hang(2)`, `library_missing`,
+`draw(0, 300.0)` (the energy counter advances with that power over wall time), `reload_driver(0)`
+(the counter restarts at 0). The counter is NVML's unsigned 64-bit millijoule count, so one set
+near 2**64 wraps as hardware would. No device was lent for this work: behaviour follows NVML's
+documented formats (nvml.h, gpu.md §2), not a recording.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pynvml
@@ -61,6 +67,8 @@ class FakeDevice:
     power_mw: int = 70_500
     power_limit_mw: int = 700_000
     energy_mj: int = 123_456_789
+    # When set, the clock reading from which `energy_mj` advances at `power_mw`.
+    energy_since: float | None = None
     sm_mhz: int = 345
     mem_mhz: int = 2619
     clock_events: int = 0x1
@@ -82,8 +90,14 @@ class FakeNvml:
     NVML_MEMORY_ERROR_TYPE_CORRECTED = NVML_MEMORY_ERROR_TYPE_CORRECTED
     NVML_MEMORY_ERROR_TYPE_UNCORRECTED = NVML_MEMORY_ERROR_TYPE_UNCORRECTED
 
-    def __init__(self, devices: list[FakeDevice] | None = None) -> None:
+    def __init__(
+        self,
+        devices: list[FakeDevice] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.devices = devices if devices is not None else []
+        self.clock = clock
         self.init_error: int | None = None
         self.driver_version = "560.35.03"
         self.cuda_version = 12060
@@ -110,6 +124,24 @@ class FakeNvml:
     def library_missing(self) -> FakeNvml:
         self.init_error = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
         return self
+
+    def energy_mj(self, index: int) -> int:
+        """Device `index`'s counter now, as NVML would return it."""
+        d = self.devices[index]
+        advanced = 0.0 if d.energy_since is None else d.power_mw * (self.clock() - d.energy_since)
+        return (d.energy_mj + int(advanced)) % 2**64
+
+    def draw(self, index: int, watts: float) -> None:
+        """From now on device `index` draws `watts`, and its energy counter advances with it."""
+        d = self.devices[index]
+        d.energy_mj, d.energy_since = self.energy_mj(index), self.clock()
+        d.power_mw = round(watts * 1000)
+
+    def reload_driver(self, index: int) -> None:
+        """The driver reloads: the energy counter starts again from 0."""
+        d = self.devices[index]
+        d.energy_mj = 0
+        d.energy_since = self.clock() if d.energy_since is not None else None
 
     def lose(self, index: int, lost: bool = True) -> None:
         self.devices[index].lost = lost
@@ -179,7 +211,8 @@ class FakeNvml:
         return self._dev(h, "nvmlDeviceGetEnforcedPowerLimit").power_limit_mw
 
     def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> int:
-        return self._dev(h, "nvmlDeviceGetTotalEnergyConsumption").energy_mj
+        self._dev(h, "nvmlDeviceGetTotalEnergyConsumption")
+        return self.energy_mj(h)
 
     def nvmlDeviceGetClockInfo(self, h: int, kind: int) -> int:
         d = self._dev(h, "nvmlDeviceGetClockInfo")

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporters import metric_names as m
 from exporters._collector import GpuCollector
+from exporters._energy import EnergyCounters, EnergyMeter
 from exporters._ollama import (
     AiohttpOllamaClient,
     ModelResidency,
@@ -36,7 +37,8 @@ from exporters._probe import default_sources
 from exporters._processor import decide, gpu_refs
 from exporters._sampler import CPU_BACKEND, GpuSampler, GpuSnapshot
 from exporters._source import GpuSource
-from telemetry.core import Config, GpuRef, Placement, Processor, RequestRecord, spawn
+from exporters._usage_metrics import UsageMetrics
+from telemetry.core import Config, GpuRef, GpuUsage, Placement, Processor, RequestRecord, spawn
 
 log = logging.getLogger("ollama_sidecar.gpu")
 
@@ -47,7 +49,7 @@ _TAGS_EVERY_SECONDS = 30.0
 
 
 class GpuMonitor:
-    """Implements `telemetry.ModelInfo` and `telemetry.RecordSink`."""
+    """Implements `telemetry.core.ModelInfo`, `GpuMeter` and `RecordSink`."""
 
     def __init__(
         self,
@@ -62,12 +64,18 @@ class GpuMonitor:
         self._config = config
         self._enabled = config.gpu.enabled
         self._collector = GpuCollector()
+        self.counters = EnergyCounters()
+        self._meter = EnergyMeter(
+            self.counters,
+            self._gpus_of,
+            stale_after=max(10.0, 5 * config.gpu.sample_interval_seconds + hang_timeout),
+        )
         self._sampler = GpuSampler(
             list(sources) if sources is not None else default_sources(),
             config.gpu.sample_interval_seconds,
             hang_timeout=hang_timeout,
             reprobe_interval=reprobe_interval,
-            on_snapshot=self._collector.update_gpu,
+            on_snapshot=self._on_snapshot,
         )
         self._own_client = ollama is None
         self._ollama: OllamaClient = ollama or AiohttpOllamaClient(config.proxy.upstream)
@@ -94,6 +102,7 @@ class GpuMonitor:
         for tier in config.tiers:
             for processor in Processor:
                 self._by_processor.labels(processor.value, tier.name)
+        self._usage = UsageMetrics(config, registry)
 
     async def start(self) -> None:
         if self._task is not None:
@@ -162,10 +171,18 @@ class GpuMonitor:
         if key not in self._residency:
             self._want(key)
 
+    def begin(self, model: str) -> int:
+        return self._meter.begin(model)
+
+    def end(self, handle: int, placement: Placement) -> GpuUsage | None:
+        served = placement.processor in (Processor.GPU, Processor.PARTIAL)
+        return self._meter.end(handle, [g.uuid for g in placement.gpus] if served else ())
+
     def submit(self, record: RequestRecord) -> None:
         if record.model is None:
             return
         self._by_processor.labels(record.placement.processor.value, record.tier).inc()
+        self._usage.observe(record)
 
     def exposition(self) -> bytes:
         """The GPU and Ollama-residency metrics in Prometheus text format, rendered when the
@@ -175,6 +192,19 @@ class GpuMonitor:
     @property
     def snapshot(self) -> GpuSnapshot:
         return self._snapshot()
+
+    def _on_snapshot(self, snapshot: GpuSnapshot) -> None:
+        """On the sampler thread, once per round."""
+        self._collector.update_gpu(snapshot)
+        self.counters.observe(snapshot)
+
+    def _gpus_of(self, model: str) -> frozenset[str]:
+        """The GPUs a running request for `model` occupies: its placement's, or, while the
+        model is not (yet) in `/api/ps`, every GPU Ollama uses (it may be loading there)."""
+        placement = self.placement(model)
+        if placement.processor is Processor.UNKNOWN:
+            return frozenset(g.uuid for g in self._refs)
+        return frozenset(g.uuid for g in placement.gpus)
 
     def _snapshot(self) -> GpuSnapshot:
         return self._sampler.snapshot if self._enabled else GpuSnapshot()

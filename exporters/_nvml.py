@@ -46,6 +46,7 @@ CLOCK_EVENTS: tuple[tuple[str, int], ...] = (
     ("display_clock_setting", 0x100),
 )
 _MHZ = 1e6
+_ENERGY_WRAP_JOULES = 2**64 / 1000.0  # an unsigned 64-bit count of millijoules
 
 
 def _text(value: object) -> str:
@@ -189,6 +190,7 @@ class NvmlSource:
             power_watts=power / 1000.0 if power is not None else None,
             power_limit_watts=limit / 1000.0 if limit is not None else None,
             energy_joules=energy / 1000.0 if energy is not None else None,
+            energy_wrap_joules=_ENERGY_WRAP_JOULES if energy is not None else None,
             sm_clock_hertz=sm * _MHZ if sm is not None else None,
             memory_clock_hertz=mem * _MHZ if mem is not None else None,
             clock_events=(

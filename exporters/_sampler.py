@@ -47,6 +47,8 @@ class GpuSnapshot:
     errors: tuple[tuple[str, str, int], ...] = ()
     sample_seconds: float | None = None
     rounds: int = 0
+    # time.monotonic() when the round's readings were complete.
+    taken_at: float = 0.0
 
     @property
     def healthy(self) -> tuple[GpuReading, ...]:
@@ -296,6 +298,7 @@ class GpuSampler:
             errors=tuple((b, r, n) for (b, r), n in sorted(st.errors.items())),
             sample_seconds=seconds,
             rounds=self.snapshot.rounds + 1,
+            taken_at=time.monotonic(),
         )
         if self._on_snapshot is not None:
             self._on_snapshot(self.snapshot)

@@ -38,6 +38,8 @@ class GpuReading:
     power_watts: float | None = None
     power_limit_watts: float | None = None
     energy_joules: float | None = None
+    # The energy counter's width when it is known to wrap there (NVML: 2^64 mJ).
+    energy_wrap_joules: float | None = None
     sm_clock_hertz: float | None = None
     memory_clock_hertz: float | None = None
     clock_events: tuple[tuple[str, bool], ...] | None = None

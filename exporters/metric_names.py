@@ -39,3 +39,8 @@ MODEL_SIZE: Final = "ollama_sidecar_model_size_bytes"
 MODEL_VRAM: Final = "ollama_sidecar_model_vram_bytes"
 REQUESTS_BY_PROCESSOR: Final = "ollama_sidecar_requests_by_processor_total"
 GPU_OLLAMA_MEMORY: Final = "ollama_sidecar_gpu_ollama_memory_bytes"
+
+REQUEST_ENERGY: Final = "ollama_sidecar_gpu_request_energy_joules_total"
+REQUEST_GPU_SECONDS: Final = "ollama_sidecar_gpu_request_seconds_total"
+ENERGY_PER_OUTPUT_TOKEN: Final = "ollama_sidecar_gpu_energy_per_output_token_joules"
+REQUESTS_UNMETERED: Final = "ollama_sidecar_gpu_requests_unmetered_total"

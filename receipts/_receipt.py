@@ -25,7 +25,7 @@ from receipts._jcs import MAX_SAFE_INT, canonical, encode
 from receipts._keys import Signer, VerifierKey, b64decode
 
 if TYPE_CHECKING:  # the CLI verifies receipts without importing the proxy
-    from telemetry.core import OllamaTimings, Placement, RequestRecord
+    from telemetry.core import GpuUsage, OllamaTimings, Placement, RequestRecord
 
 RECEIPT_VERSION = 1
 SIGNATURE_ALG = "ed25519"
@@ -82,6 +82,24 @@ def _placement(p: Placement) -> dict[str, object]:
     )
 
 
+def _gpu_usage(usage: GpuUsage | None) -> dict[str, object] | None:
+    """Energy in whole millijoules, GPU time in nanoseconds, utilization in basis points: no
+    floats in a receipt. Absent when no GPU served the request or nothing was measured."""
+    if usage is None:
+        return None
+    e, s, u = usage.energy_joules, usage.gpu_seconds, usage.utilization_ratio
+    return (
+        _present(
+            {
+                "energy_mj": _int(round(e * 1000), "energy_mj") if e is not None else None,
+                "gpu_time_ns": _ns(round(s * 1e9)) if s is not None else None,
+                "utilization_basis_points": round(u * 10_000) if u is not None else None,
+            }
+        )
+        or None
+    )
+
+
 def receipt_body(
     record: RequestRecord,
     *,
@@ -125,6 +143,7 @@ def receipt_body(
             "ttft_ns": _ns(record.ttft_ns),
             "ollama": _timings(record.ollama) or None,
             "placement": _placement(record.placement),
+            "gpu_usage": _gpu_usage(record.gpu_usage),
             "request_sha256": record.request_sha256,
             "response_sha256": record.response_sha256,
             "response_bytes": _int(record.response_bytes, "response_bytes"),

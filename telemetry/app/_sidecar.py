@@ -31,7 +31,7 @@ from telemetry.app._listener import (
 from telemetry.app.tls import ServerTls, TlsFiles
 from telemetry.core._config import Config, parse_host_port
 from telemetry.core._errors import ConfigError, SecurityError
-from telemetry.core._record import ModelInfo, RecordSink
+from telemetry.core._record import GpuMeter, ModelInfo, RecordSink
 from telemetry.core._tasks import spawn
 from telemetry.observe._admin import LogFiles, ReadinessCheck, build_admin_app, build_log_app
 from telemetry.observe._logs import AccessLog
@@ -101,7 +101,7 @@ class Receipts(RecordSink, Ready, Protocol):
     def log_files(self) -> LogFiles: ...
 
 
-class Gpus(RecordSink, ModelInfo, Ready, Protocol):
+class Gpus(RecordSink, ModelInfo, GpuMeter, Ready, Protocol):
     """The GPU monitor as the sidecar drives it (`exporters.GpuMonitor`)."""
 
     async def start(self) -> None: ...
@@ -228,6 +228,7 @@ class Sidecar:
             model_info,
             token,
             hash_content=self.receipts is not None,
+            meter=self.gpu,
         )
         await self.proxy.start()
         app = web.Application(client_max_size=config.proxy.max_body_bytes)

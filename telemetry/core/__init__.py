@@ -7,7 +7,9 @@ from telemetry.core._config import Config, Tier, Timeouts, load_config
 from telemetry.core._errors import ConfigError, SecurityError, SidecarError
 from telemetry.core._record import (
     UNKNOWN_PLACEMENT,
+    GpuMeter,
     GpuRef,
+    GpuUsage,
     ModelInfo,
     OllamaTimings,
     Outcome,
@@ -22,7 +24,9 @@ __all__ = [
     "UNKNOWN_PLACEMENT",
     "Config",
     "ConfigError",
+    "GpuMeter",
     "GpuRef",
+    "GpuUsage",
     "ModelInfo",
     "OllamaTimings",
     "Outcome",

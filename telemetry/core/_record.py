@@ -64,6 +64,16 @@ class OllamaTimings:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuUsage:
+    """What the request's GPUs did while it ran, as its share among concurrent requests
+    (docs/decisions/0010-gpu-energy-sharing.md). A figure that was not measured is None, never 0."""
+
+    energy_joules: float | None = None
+    gpu_seconds: float | None = None
+    utilization_ratio: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
     """One finished request, as seen by the proxy. Never holds prompt or completion text."""
 
@@ -90,6 +100,7 @@ class RequestRecord:
     ttft_ns: int | None = None
     ollama: OllamaTimings = field(default_factory=OllamaTimings)
     placement: Placement = UNKNOWN_PLACEMENT
+    gpu_usage: GpuUsage | None = None
     request_sha256: str | None = None
     response_sha256: str | None = None
     response_bytes: int = 0
@@ -115,3 +126,16 @@ class ModelInfo(Protocol):
     def digest(self, model: str) -> str | None: ...
 
     def placement(self, model: str) -> Placement: ...
+
+
+class GpuMeter(Protocol):
+    """Meters GPU energy and time per request. Both calls run on the event loop and answer from
+    state the GPU sampler keeps fresh: they never wait on a driver."""
+
+    def begin(self, model: str) -> int:
+        """A request for `model` starts now; returns the handle `end` takes."""
+        ...
+
+    def end(self, handle: int, placement: Placement) -> GpuUsage | None:
+        """The request ended now, served as `placement`; None when no GPU served it."""
+        ...

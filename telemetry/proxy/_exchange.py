@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from telemetry.core._record import (
     UNKNOWN_PLACEMENT,
+    GpuUsage,
     OllamaTimings,
     Outcome,
     Placement,
@@ -91,6 +92,8 @@ class Exchange:
         "failure",
         "finished",
         "first_token_ns",
+        "gpu_usage",
+        "meter_handle",
         "method",
         "path",
         "placement",
@@ -130,6 +133,8 @@ class Exchange:
         self.first_token_ns: int | None = None
         self.placement: Placement = UNKNOWN_PLACEMENT
         self.digest: str | None = None
+        self.meter_handle: int | None = None
+        self.gpu_usage: GpuUsage | None = None
         self.stream_tap: StreamTap | None = None
         self.tap: TapResult | None = None
         self.failure: FailureKind | None = None
@@ -222,6 +227,7 @@ class Exchange:
             ttft_ns=ttft_ns,
             ollama=tap.timings if tap else OllamaTimings(),
             placement=self.placement,
+            gpu_usage=self.gpu_usage,
             request_sha256=self.request_sha256,
             response_sha256=self.response_hasher.hexdigest() if self.response_hasher else None,
             response_bytes=self.response_bytes,

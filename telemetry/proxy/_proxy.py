@@ -26,7 +26,7 @@ from opentelemetry.trace import Span
 from yarl import URL
 
 from telemetry.core._config import Config, Tier
-from telemetry.core._record import ModelInfo, RecordSink
+from telemetry.core._record import GpuMeter, ModelInfo, RecordSink
 from telemetry.observe._metrics import ProxyMetrics
 from telemetry.observe._tracing import Tracing, parent_context, traceparent_of
 from telemetry.proxy._deadline import Deadline
@@ -108,8 +108,10 @@ class Proxy:
         model_info: ModelInfo | None = None,
         auth_token: bytes | None = None,
         hash_content: bool = False,
+        meter: GpuMeter | None = None,
     ) -> None:
         self._config = config
+        self._meter = meter
         self._metrics = metrics
         self._tracing = tracing
         self._sinks = tuple(sinks)
@@ -194,6 +196,11 @@ class Proxy:
                 self._model_info.note_request(route.model)
             except Exception:
                 self._sink_failed("model_info")
+        if route.model and route.is_inference and self._meter is not None:
+            try:
+                ex.meter_handle = self._meter.begin(route.model)
+            except Exception:
+                self._sink_failed("gpu_meter")
         tier = self._config.tier_for(route.model)
         ex.tier = tier.name
         if self._hash_content:
@@ -421,6 +428,11 @@ class Proxy:
                 ex.digest = model_info.digest(ex.route.model)
             except Exception:
                 self._sink_failed("model_info")
+        if self._meter is not None and ex.meter_handle is not None:
+            try:
+                ex.gpu_usage = self._meter.end(ex.meter_handle, ex.placement)
+            except Exception:
+                self._sink_failed("gpu_meter")
         record = ex.finish()
         if ex.span is not None and ex.route is not None:
             try:

@@ -1,0 +1,169 @@
+"""The energy meter on a scripted clock: shares of overlapping requests add up to the counter's
+advance, a reset or a lost GPU leaves energy out, a wrap is carried over, busy time follows the
+sampled utilization."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporters._energy import EnergyCounters, EnergyMeter
+from exporters._sampler import GpuSnapshot
+from exporters.testing import fake_reading
+
+UUID0 = fake_reading(0).uuid
+UUID1 = fake_reading(1).uuid
+WATTS = 300.0
+
+
+class Gpu:
+    """One GPU drawing constant power on a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.joules = 5_000.0
+        self.watts = WATTS
+        self.utilization = 0.5
+        self.healthy = True
+        self.counters = EnergyCounters()
+        self.gpus: dict[str, frozenset[str]] = {}
+        self.meter = EnergyMeter(
+            self.counters, lambda model: self.gpus.get(model, frozenset({UUID0})), clock=self.clock
+        )
+
+    def clock(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float, *, sample: bool = True) -> None:
+        self.now += seconds
+        self.joules += self.watts * seconds
+        if sample:
+            self.sample()
+
+    def sample(self, **fields: object) -> None:
+        values: dict[str, object] = {
+            "energy_joules": self.joules,
+            "power_watts": self.watts,
+            "utilization_ratio": self.utilization,
+            "healthy": self.healthy,
+        }
+        reading = fake_reading(0, **(values | fields))
+        self.counters.observe(GpuSnapshot(devices=(reading,), taken_at=self.now))
+
+
+@pytest.fixture
+def gpu() -> Gpu:
+    g = Gpu()
+    g.sample()
+    return g
+
+
+def test_one_request_gets_power_times_time(gpu: Gpu) -> None:
+    handle = gpu.meter.begin("m")
+    gpu.advance(0.4)
+    gpu.advance(0.35, sample=False)  # ends between samples: extrapolated with the last power
+    usage = gpu.meter.end(handle, [UUID0])
+    assert usage is not None and usage.energy_joules is not None
+    assert usage.energy_joules == pytest.approx(WATTS * 0.75)
+    assert usage.gpu_seconds == pytest.approx(0.75 * 0.5)
+    assert usage.utilization_ratio == pytest.approx(0.5)
+
+
+def test_overlapping_shares_add_up_to_the_counter_advance(gpu: Gpu) -> None:
+    start = gpu.joules
+    a = gpu.meter.begin("m")
+    gpu.advance(1.0)
+    b = gpu.meter.begin("m")
+    gpu.advance(1.0)
+    usage_a = gpu.meter.end(a, [UUID0])
+    gpu.advance(2.0)
+    usage_b = gpu.meter.end(b, [UUID0])
+    assert usage_a is not None and usage_b is not None
+    assert usage_a.energy_joules == pytest.approx(WATTS * (1.0 + 0.5))
+    assert usage_b.energy_joules == pytest.approx(WATTS * (0.5 + 2.0))
+    total = usage_a.energy_joules + usage_b.energy_joules  # type: ignore[operator]
+    assert total == pytest.approx(gpu.joules - start)
+    assert usage_a.gpu_seconds + usage_b.gpu_seconds == pytest.approx(4.0 * 0.5)  # type: ignore[operator]
+
+
+def test_a_cpu_request_gets_nothing_and_does_not_dilute_a_gpu_one(gpu: Gpu) -> None:
+    gpu.gpus["cpu-model"] = frozenset()
+    on_cpu = gpu.meter.begin("cpu-model")
+    on_gpu = gpu.meter.begin("m")
+    gpu.advance(1.0)
+    assert gpu.meter.end(on_cpu, []) is None
+    usage = gpu.meter.end(on_gpu, [UUID0])
+    assert usage is not None and usage.energy_joules == pytest.approx(WATTS)
+
+
+def test_a_reset_between_start_and_end_leaves_the_energy_out(gpu: Gpu) -> None:
+    handle = gpu.meter.begin("m")
+    gpu.advance(0.5)
+    gpu.joules = 2.0  # driver reloaded: the counter starts again
+    gpu.advance(0.5)
+    usage = gpu.meter.end(handle, [UUID0])
+    assert usage is not None and usage.energy_joules is None
+    assert usage.gpu_seconds == pytest.approx(0.5)
+    assert gpu.counters.resets == 1
+    after = gpu.meter.begin("m")  # the next request is measured again
+    gpu.advance(1.0)
+    again = gpu.meter.end(after, [UUID0])
+    assert again is not None and again.energy_joules == pytest.approx(WATTS)
+
+
+def test_a_wrapping_counter_is_carried_over(gpu: Gpu) -> None:
+    width = 10_000.0
+    gpu.joules = width - 100.0
+    gpu.sample(energy_wrap_joules=width)
+    handle = gpu.meter.begin("m")
+    gpu.advance(1.0, sample=False)
+    gpu.joules -= width
+    gpu.sample(energy_wrap_joules=width)
+    usage = gpu.meter.end(handle, [UUID0])
+    assert usage is not None and usage.energy_joules == pytest.approx(WATTS)
+    assert (gpu.counters.wraps, gpu.counters.resets) == (1, 0)
+
+
+def test_a_gpu_that_goes_down_mid_request_leaves_the_energy_out(gpu: Gpu) -> None:
+    handle = gpu.meter.begin("m")
+    gpu.advance(0.5)
+    gpu.healthy = False
+    gpu.advance(0.5)
+    assert gpu.meter.end(handle, [UUID0]) is None  # nothing measured at its end: no usage
+
+
+def test_without_an_energy_counter_nothing_is_invented(gpu: Gpu) -> None:
+    gpu.sample(energy_joules=None, utilization_ratio=None)
+    handle = gpu.meter.begin("m")
+    gpu.now += 1.0
+    gpu.sample(energy_joules=None, utilization_ratio=None)
+    assert gpu.meter.end(handle, [UUID0]) is None
+
+
+def test_stale_readings_are_not_extrapolated() -> None:
+    g = Gpu()
+    g.sample()
+    handle = g.meter.begin("m")
+    g.now += 60.0  # the sampler stopped publishing
+    usage = g.meter.end(handle, [UUID0])
+    assert usage is not None and usage.energy_joules is None
+
+
+def test_a_request_on_two_gpus_sums_both_shares(gpu: Gpu) -> None:
+    both = frozenset({UUID0, UUID1})
+    gpu.gpus["big"] = both
+
+    def sample_both() -> None:
+        readings = tuple(
+            fake_reading(i, energy_joules=gpu.joules, power_watts=WATTS, utilization_ratio=1.0)
+            for i in (0, 1)
+        )
+        gpu.counters.observe(GpuSnapshot(devices=readings, taken_at=gpu.now))
+
+    sample_both()
+    handle = gpu.meter.begin("big")
+    gpu.advance(1.0, sample=False)
+    sample_both()
+    usage = gpu.meter.end(handle, sorted(both))
+    assert usage is not None and usage.energy_joules == pytest.approx(2 * WATTS)
+    assert usage.gpu_seconds == pytest.approx(2.0)
+    assert gpu.meter.active == 0
