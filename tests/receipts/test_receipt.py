@@ -20,6 +20,7 @@ from receipts._receipt import (
     verify_receipt,
 )
 from telemetry import GpuRef, OllamaTimings, Outcome, Placement, Processor, RequestRecord
+from telemetry.core import GpuUsage
 
 ORIGIN = "receipts.example/provider"
 SIGNER = Signer(Ed25519PrivateKey.from_private_bytes(bytes(range(32))), ORIGIN)
@@ -129,6 +130,32 @@ def test_unavailable_fields_are_omitted() -> None:
     assert body["status"] == 502 and body["outcome"] == "upstream_unavailable"
     receipt = sign_receipt(body, SIGNER)
     verify_receipt(SignedReceipt.parse(receipt.raw), SIGNER.verifier())
+
+
+def test_gpu_usage_is_in_integers_and_optional() -> None:
+    usage = GpuUsage(energy_joules=212.3456, gpu_seconds=0.75, utilization_ratio=0.8765)
+    body = receipt_body(make_record(gpu_usage=usage), origin=ORIGIN, key_id="00000000")
+    assert body["gpu_usage"] == {
+        "energy_mj": 212346,
+        "gpu_time_ns": "750000000",
+        "utilization_basis_points": 8765,
+    }
+    partial = receipt_body(
+        make_record(gpu_usage=GpuUsage(gpu_seconds=0.5)), origin=ORIGIN, key_id="00000000"
+    )
+    assert partial["gpu_usage"] == {"gpu_time_ns": "500000000"}
+    for nothing in (None, GpuUsage()):
+        assert "gpu_usage" not in receipt_body(
+            make_record(gpu_usage=nothing), origin=ORIGIN, key_id="00000000"
+        )
+
+
+def test_a_receipt_from_before_gpu_usage_still_verifies() -> None:
+    old = receipt_body(make_record(), origin=ORIGIN, key_id=SIGNER.key_id.hex())
+    assert "gpu_usage" not in old
+    verify_receipt(SignedReceipt.parse(sign_receipt(old, SIGNER).raw), SIGNER.verifier())
+    new = make_receipt(gpu_usage=GpuUsage(energy_joules=1.0))
+    verify_receipt(SignedReceipt.parse(new.raw), SIGNER.verifier())
 
 
 def test_unsafe_integers_are_refused() -> None:
