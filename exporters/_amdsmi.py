@@ -22,6 +22,19 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
+def _energy(count: Any) -> tuple[float | None, float | None]:
+    """`amdsmi_get_energy_count` → (joules, counter width in joules). The accumulator is
+    `energy_accumulator` (amdsmi 6.2+) or `power` (older), a 64-bit count of
+    `counter_resolution` µJ ticks."""
+    ticks = count.get("energy_accumulator", count.get("power"))
+    resolution = count.get("counter_resolution")
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 0:
+        return None, None
+    if not isinstance(resolution, (int, float)) or isinstance(resolution, bool) or resolution <= 0:
+        return None, None
+    return ticks * resolution / 1e6, 2**64 * resolution / 1e6
+
+
 class AmdSmiSource:
     """`GpuSource` over `amdsmi`; `module` is the binding (a fake in tests)."""
 
@@ -73,6 +86,7 @@ class AmdSmiSource:
             vram = self._get(smi.amdsmi_get_gpu_vram_usage, h) or {}
             power = self._get(smi.amdsmi_get_power_info, h) or {}
             cap = self._get(smi.amdsmi_get_power_cap_info, h) or {}
+            energy = self._get(smi.amdsmi_get_energy_count, h) or {}
             temps = []
             for sensor in ("EDGE", "HOTSPOT", "VRAM"):
                 value = _num(
@@ -93,6 +107,7 @@ class AmdSmiSource:
         if watts is None:
             watts = _num(power.get("current_socket_power"))
         cap_uw = _num(cap.get("power_cap"))
+        joules, wrap = _energy(energy)
         return GpuReading(
             index=index,
             vendor="amd",
@@ -105,6 +120,8 @@ class AmdSmiSource:
             temperatures_celsius=tuple(temps),
             power_watts=watts,
             power_limit_watts=cap_uw / 1e6 if cap_uw else None,
+            energy_joules=joules,
+            energy_wrap_joules=wrap,
         )
 
     def _get(self, fn: Any, *args: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 import plistlib
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -91,6 +92,7 @@ class AppleSource:
         machine: str | None = None,
         runner: Callable[[tuple[str, ...]], bytes] = _run,
         sysctl: Callable[[str], str] = _sysctl,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._system = system or platform.system()
         self._machine = machine or platform.machine()
@@ -98,6 +100,12 @@ class AppleSource:
         self._sysctl = sysctl
         self._privileged = False
         self._identity: GpuReading | None = None
+        self._clock = clock
+        # powermetrics has no energy counter: its GPU power, integrated over wall time since
+        # the last reading, makes one. A failed reading restarts it at 0 (a reset, so a request
+        # spanning the gap gets no energy rather than a guess).
+        self._joules = 0.0
+        self._read_at: float | None = None
 
     def open(self) -> SourceInfo:
         if self._system != "Darwin" or self._machine != "arm64":
@@ -124,7 +132,15 @@ class AppleSource:
         try:
             power = parse_powermetrics(self._runner(POWERMETRICS))
         except (SourceFailed, OSError, subprocess.SubprocessError):
+            self._joules, self._read_at = 0.0, None
             return self._identity
+        now = self._clock()
+        if power.power_watts is None:
+            self._joules, self._read_at = 0.0, None
+        else:
+            if self._read_at is not None:
+                self._joules += power.power_watts * (now - self._read_at)
+            self._read_at = now
         i = self._identity
         return GpuReading(
             index=0,
@@ -135,6 +151,7 @@ class AppleSource:
             utilization_ratio=power.active_ratio,
             sm_clock_hertz=power.clock_hertz,
             power_watts=power.power_watts,
+            energy_joules=self._joules if self._read_at is not None else None,
         )
 
     def close(self) -> None:

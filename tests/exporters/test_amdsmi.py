@@ -47,6 +47,7 @@ class FakeAmdSmi:
         self.devices = devices
         self.init_error = init_error
         self.initialised = False
+        self.now = 0.0  # seconds on the fake's clock; the energy accumulator follows power
 
     @classmethod
     def mi300x(cls, count: int = 1) -> "FakeAmdSmi":
@@ -95,6 +96,19 @@ class FakeAmdSmi:
     def amdsmi_get_power_cap_info(self, h: int) -> Any:
         return self._answer(h, "cap")
 
+    def amdsmi_get_energy_count(self, h: int) -> Any:
+        """amdsmi 6.2+ shape: 15.3 µJ ticks advancing with the current socket power."""
+        resolution = self._answer(h, "energy_resolution")
+        power = self.devices[h]["power"]
+        watts = power.get("current_socket_power") if isinstance(power, dict) else None
+        if not isinstance(watts, int):
+            raise AmdSmiLibraryException(2)  # the fake meters only a numeric current power
+        return {
+            "energy_accumulator": int(watts * self.now * 1e6 / resolution),
+            "counter_resolution": resolution,
+            "timestamp": int(self.now * 1e9),
+        }
+
     def amdsmi_get_temp_metric(self, h: int, sensor: Any, metric: Any) -> Any:
         assert metric is self.AmdSmiTemperatureMetric.CURRENT
         return self._answer(h, "temp_" + sensor.name.lower())
@@ -114,6 +128,7 @@ def _mi300x(i: int) -> dict[str, Any]:
         "temp_edge": NOT_SUPPORTED,  # MI300X has no edge sensor
         "temp_hotspot": 48,
         "temp_vram": 41,
+        "energy_resolution": 15.3,
     }
 
 
@@ -129,7 +144,22 @@ def test_mi300x_readings_in_base_units() -> None:
     assert r.utilization_ratio == pytest.approx(0.37)
     assert r.power_watts == 312.0 and r.power_limit_watts == 750.0
     assert r.temperatures_celsius == (("hotspot", 48.0), ("vram", 41.0))
-    assert r.energy_joules is None and r.clock_events is None  # not read: absent, not 0
+    assert r.clock_events is None  # not offered: absent, not 0
+
+
+def test_the_energy_accumulator_advances_with_power_in_joules() -> None:
+    smi = FakeAmdSmi.mi300x(1)
+    source = AmdSmiSource(smi)
+    source.open()
+    smi.now = 100.0
+    first = source.read(0)
+    smi.now = 102.0
+    second = source.read(0)
+    assert first.energy_joules == pytest.approx(312 * 100.0, rel=1e-6)
+    assert second.energy_joules - first.energy_joules == pytest.approx(312 * 2.0, rel=1e-4)  # type: ignore[operator]
+    assert first.energy_wrap_joules == pytest.approx(2**64 * 15.3e-6)
+    smi.devices[0]["energy_resolution"] = NOT_SUPPORTED
+    assert source.read(0).energy_joules is None
 
 
 def test_average_power_preferred_and_na_fields_are_absent() -> None:

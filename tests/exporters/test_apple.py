@@ -51,3 +51,27 @@ def test_not_apple_silicon() -> None:
     with pytest.raises(BackendUnavailable) as err:
         AppleSource(system="Linux", machine="x86_64").open()
     assert err.value.reason == "not_apple_silicon"
+
+
+def test_gpu_power_is_integrated_into_an_energy_counter() -> None:
+    now = [10.0]
+    answers = [FIXTURE.read_bytes()] * 3
+    failing = False
+
+    def runner(argv: tuple[str, ...]) -> bytes:
+        if failing:
+            raise SourceFailed("no_permission", "sudo: a password is required")
+        return answers[0]
+
+    source = AppleSource(
+        system="Darwin", machine="arm64", runner=runner, sysctl=_sysctl, clock=lambda: now[0]
+    )
+    source.open()
+    assert source.read(0).energy_joules == 0.0  # the counter starts at the first reading
+    now[0] += 2.0
+    assert source.read(0).energy_joules == pytest.approx(1.5 * 2.0)
+    failing = True
+    assert source.read(0).energy_joules is None  # a gap is not guessed across
+    failing = False
+    now[0] += 5.0
+    assert source.read(0).energy_joules == 0.0  # restarted: a reset, not 7 s of a guess
