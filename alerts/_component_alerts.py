@@ -19,6 +19,7 @@ GPU_ERRORS = f"{ALERT_PREFIX}GpuErrors"
 GPU_HOT = f"{ALERT_PREFIX}GpuHot"
 GPU_THROTTLING = f"{ALERT_PREFIX}GpuThrottling"
 GPU_MEMORY_FULL = f"{ALERT_PREFIX}GpuMemoryNearlyFull"
+MODEL_THRASHING = f"{ALERT_PREFIX}ModelThrashing"
 CPU_FALLBACK = f"{ALERT_PREFIX}CpuFallback"
 RECEIPT_FAILURES = f"{ALERT_PREFIX}ReceiptFailures"
 CHECKPOINT_STALE = f"{ALERT_PREFIX}CheckpointStale"
@@ -169,6 +170,22 @@ def gpu_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, ...]:
                 f"More than {settings.cpu_fallback_ratio:.0%} of the requests on "
                 "{{ $labels.instance }} ran fully or partly on the CPU over the last "
                 f"{fallback_window}, while GPUs are present."
+            ),
+        ),
+        AlertRule(
+            alert=MODEL_THRASHING,
+            expr=(
+                f"sum by (instance, {gpu.LABEL_MODEL}) "
+                f'(increase({gpu.RESIDENCY_EVENTS}{{event="evict"}}[1h]))\n'
+                f"> {settings.evictions_per_hour:g}"
+            ),
+            severity="warning",
+            for_seconds=wait,
+            summary="A model is evicted and reloaded over and over.",
+            description=(
+                "Ollama on {{ $labels.instance }} evicted {{ $labels.gen_ai_request_model }} "
+                f"more than {settings.evictions_per_hour:g} times in the last hour: models "
+                "compete for GPU memory and each reload costs its load time."
             ),
         ),
     )

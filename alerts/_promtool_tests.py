@@ -156,6 +156,9 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
     window = settings.cpu_fallback_window_seconds // MINUTE
     fallback = _phases(30, window + 20, window + 10)
     processor = {**host, proxy.LABEL_TIER: "gpu-8gb"}
+    # 30 evictions an hour, for long enough that the 1h window fills, then none for an hour.
+    thrash = _phases(30, 60 + settings.gpu_for_seconds // MINUTE + 15, 75)
+    model = {gpu.LABEL_MODEL: MODEL}
     return [
         Scenario(
             comp.SIDECAR_DOWN, short, ((f"up{_labels(**host)}", gauge(short, (1, 0, 1))),), (host,)
@@ -237,6 +240,21 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
                 ),
             ),
             ({"instance": INSTANCE},),
+        ),
+        Scenario(
+            comp.MODEL_THRASHING,
+            thrash,
+            (
+                (
+                    f"{gpu.RESIDENCY_EVENTS}{_labels(**host, event='evict', **model)}",
+                    counter(thrash, (0, 30 / 60, 0)),
+                ),
+                (
+                    f"{gpu.RESIDENCY_EVENTS}{_labels(**host, event='load', **model)}",
+                    counter(thrash, (1 / 60, 30 / 60, 1 / 60)),
+                ),
+            ),
+            ({"instance": INSTANCE, **model},),
         ),
         Scenario(
             comp.RECEIPT_FAILURES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards._dashboard import INSTANCE, MODEL, RATE, TIER, dashboard, layout, sel
-from dashboards._panels import Query, bar_gauge, stat, timeseries
+from dashboards._panels import Query, bar_gauge, stat, state_timeline, timeseries
 from exporters import metric_names as gpu
 
 HOST = sel(INSTANCE)
@@ -104,6 +104,49 @@ def gpus_dashboard() -> dict[str, Any]:
             instant=True,
         ),
     )
+    resident = state_timeline(
+        "Models resident",
+        "Which models Ollama held loaded, when (from its /api/ps and load/unload replies).",
+        ((0, "unloaded", "transparent"), (1, "resident", "green")),
+        Query(
+            f"max by ({gpu.LABEL_MODEL}) ({gpu.MODEL_RESIDENT}{sel(INSTANCE, MODEL)})",
+            "{{gen_ai_request_model}}",
+        ),
+    )
+    residency_events = timeseries(
+        "Residency events",
+        "Model loads, unloads and evictions per interval; evictions that keep coming mean "
+        "models compete for GPU memory (alert: model thrashing).",
+        "short",
+        Query(
+            f"sum by (event, {gpu.LABEL_MODEL}) "
+            f"(increase({gpu.RESIDENCY_EVENTS}{sel(INSTANCE, MODEL)}[$__rate_interval]))",
+            "{{event}} {{gen_ai_request_model}}",
+        ),
+    )
+    energy = timeseries(
+        "GPU energy by model",
+        "GPU energy attributed to requests (each request's share of its GPUs' energy counters).",
+        "watt",
+        Query(
+            f"sum by ({gpu.LABEL_MODEL}) "
+            f"(rate({gpu.REQUEST_ENERGY}{sel(INSTANCE, MODEL, TIER)}[{RATE}]))",
+            "{{gen_ai_request_model}}",
+        ),
+        stack=True,
+    )
+    per_token = timeseries(
+        "Energy per output token",
+        "GPU joules per generated token, mean over the rate window.",
+        "joule",
+        Query(
+            f"sum by ({gpu.LABEL_MODEL}) "
+            f"(rate({gpu.ENERGY_PER_OUTPUT_TOKEN}_sum{sel(INSTANCE, MODEL)}[{RATE}]))\n/\n"
+            f"sum by ({gpu.LABEL_MODEL}) "
+            f"(rate({gpu.ENERGY_PER_OUTPUT_TOKEN}_count{sel(INSTANCE, MODEL)}[{RATE}]))",
+            "{{gen_ai_request_model}}",
+        ),
+    )
     panels = layout(
         [
             [(devices, 6), (backend, 6), (device_up, 6), (loaded, 6)],
@@ -111,6 +154,8 @@ def gpus_dashboard() -> dict[str, Any]:
             [(temperature, 8), (power, 8), (clocks, 8)],
             [(throttling, 12), (errors, 12)],
             [(processor, 12), (residency, 12)],
+            [(resident, 12), (residency_events, 12)],
+            [(energy, 12), (per_token, 12)],
         ]
     )
     return dashboard(

@@ -192,3 +192,32 @@ def heatmap(title: str, description: str, unit: str, query: Query) -> dict[str, 
         "tooltip": {"mode": "single", "yHistogram": True},
     }
     return out
+
+
+def state_timeline(
+    title: str, description: str, states: tuple[tuple[float, str, str], ...], *queries: Query
+) -> dict[str, Any]:
+    """One row per series, coloured by value; `states` maps a value to its text and colour."""
+    panel = g.StateTimeline(
+        title=title, description=description, targets=_targets(queries), mergeValues=True
+    )
+    out = modernise(panel, "short", queries)
+    out["fieldConfig"]["defaults"]["mappings"] = [
+        {
+            "type": "value",
+            "options": {
+                f"{value:g}": {"text": text, "color": color, "index": i}
+                for i, (value, text, color) in enumerate(states)
+            },
+        }
+    ]
+    out["fieldConfig"]["defaults"]["color"] = {"mode": "thresholds"}
+    out["options"] = {
+        "mergeValues": True,
+        "showValue": "never",
+        "alignValue": "left",
+        "rowHeight": 0.9,
+        "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"},
+        "tooltip": {"mode": "single"},
+    }
+    return out

@@ -35,6 +35,7 @@ from exporters._ollama import (
 )
 from exporters._probe import default_sources
 from exporters._processor import decide, gpu_refs
+from exporters._residency import ResidencyTracker
 from exporters._sampler import CPU_BACKEND, GpuSampler, GpuSnapshot
 from exporters._source import GpuSource
 from exporters._usage_metrics import UsageMetrics
@@ -103,6 +104,7 @@ class GpuMonitor:
             for processor in Processor:
                 self._by_processor.labels(processor.value, tier.name)
         self._usage = UsageMetrics(config, registry)
+        self.residency = ResidencyTracker(registry)
 
     async def start(self) -> None:
         if self._task is not None:
@@ -183,6 +185,7 @@ class GpuMonitor:
             return
         self._by_processor.labels(record.placement.processor.value, record.tier).inc()
         self._usage.observe(record)
+        self.residency.note(record)
 
     def exposition(self) -> bytes:
         """The GPU and Ollama-residency metrics in Prometheus text format, rendered when the
@@ -232,6 +235,7 @@ class GpuMonitor:
                 else:
                     version = self._view.version if self._view else None
                 loaded = parse_ps(await self._ollama.get_json("/api/ps"))
+                self.residency.update(loaded, time.time())
                 self._residency = {model_key(r.name): r for r in loaded}
                 self._residency.update({model_key(r.model): r for r in loaded})
                 if now >= next_tags or any(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -35,6 +36,8 @@ class ModelResidency:
     size_bytes: int
     size_vram_bytes: int
     digest: str | None = None
+    # When Ollama will unload it (keep-alive), as Unix seconds; None when not given.
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,16 @@ def model_key(name: str) -> str:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _unix_seconds(value: Any) -> float | None:
+    """Ollama's RFC 3339 time (Go writes up to 9 fractional digits) → Unix seconds."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
 
 
 def parse_ps(body: object) -> tuple[ModelResidency, ...]:
@@ -76,6 +89,7 @@ def parse_ps(body: object) -> tuple[ModelResidency, ...]:
                 size_bytes=size,
                 size_vram_bytes=vram,
                 digest=digest if isinstance(digest, str) and digest else None,
+                expires_at=_unix_seconds(item.get("expires_at")),
             )
         )
     return tuple(out)

@@ -148,6 +148,10 @@ class EmulatorServer:
     def stats(self) -> EmulatorStats:
         return self.state.stats
 
+    def evict(self, model: str) -> None:
+        """Drop `model` before its keep-alive ends, as Ollama's scheduler does to make room."""
+        self._app[STATE_KEY].unload(model)
+
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

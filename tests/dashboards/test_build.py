@@ -15,7 +15,7 @@ from receipts import metric_names as receipts
 from telemetry import Config
 from telemetry.core import metric_names as proxy
 
-ALLOWED_TYPES = {"timeseries", "stat", "gauge", "bargauge", "table", "heatmap"}
+ALLOWED_TYPES = {"timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "state-timeline"}
 DASHBOARDS = build_dashboards(Config(), RuleSettings())
 
 
@@ -33,6 +33,7 @@ def declared_names() -> set[str]:
         proxy.TOKEN_USAGE,
         proxy.OUTPUT_TOKENS_PER_SECOND,
         receipts.FLUSH_DURATION,
+        gpu.ENERGY_PER_OUTPUT_TOKEN,
     }
     names |= {f"{h}_{suffix}" for h in histograms for suffix in ("bucket", "count", "sum")}
     return names

@@ -56,6 +56,12 @@ OPTIONAL = (
         gpu.REQUESTS_BY_PROCESSOR,
         gpu.MODEL_VRAM,
         gpu.MODEL_SIZE,
+        # GPU usage per request and residency changes: nothing to see on a GPU-less box.
+        gpu.REQUEST_ENERGY,
+        f"{gpu.ENERGY_PER_OUTPUT_TOKEN}_sum",
+        f"{gpu.ENERGY_PER_OUTPUT_TOKEN}_count",
+        gpu.RESIDENCY_EVENTS,
+        gpu.MODEL_RESIDENT,
     }
 )
 CLI = [sys.executable, "-m", "telemetry.app.cli"]
