@@ -12,6 +12,11 @@ bodies are checked to end with the same GPU text) and are scraped alternately, s
 same load. `hung` repeats the scrapes with device 0's driver call hung. `render cpu` is the
 thread CPU time of a scrape's rendering alone, which a loaded box does not inflate. Sampling is
 paused while scraping (its cost is the `sample` column).
+The sampling round includes the energy counters' `observe` (wrap/reset tracking for the
+per-request meter); `energy` is that part alone. `meter_us` is what an inference request costs
+the event loop for its GPU energy share (`begin` + `end`, thread CPU time) with 1, 16 and 64
+requests running at once, against `placement_us`, the cost of the placement lookup every
+request already made before (the baseline, measured in the same run).
 Goals: < 1% of one core at 1 Hz with 8 GPUs; scrape p99 < 5 ms, unchanged under a hang.
 
     .venv/bin/python benchmarks/gpu_exporter.py [--rounds 200] [--scrapes 500] [--gpus 1 8 64]
@@ -37,6 +42,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporters import GpuCollector, GpuMonitor, GpuSampler, ModelResidency, NvmlSource, OllamaView
+from exporters._energy import EnergyCounters, EnergyMeter
+from exporters._sampler import GpuSnapshot
 from exporters.testing import FakeNvml, FakeOllamaClient
 from telemetry import Config
 from telemetry.observe._admin import build_admin_app
@@ -120,17 +127,28 @@ def _serve(gpus: int, rounds: int, conn: Connection) -> None:
     """The sidecar side, in a process of its own: sampler, collector and the two admin apps."""
     logging.disable(logging.WARNING)
     nv = FakeNvml.h100s(gpus)
+    for i in range(gpus):
+        nv.draw(i, 300.0)
     collector = GpuCollector()
+    counters = EnergyCounters()
+
+    def on_snapshot(snapshot: GpuSnapshot) -> None:
+        collector.update_gpu(snapshot)
+        counters.observe(snapshot)
+
     sampler = GpuSampler(
-        [NvmlSource(nv, is_ollama=lambda pid: False)],
-        hang_timeout=0.05,
-        on_snapshot=collector.update_gpu,
+        [NvmlSource(nv, is_ollama=lambda pid: False)], hang_timeout=0.05, on_snapshot=on_snapshot
     )
     sampler.run_once()
     cpu = time.process_time()
     for _ in range(rounds):
         sampler.run_once()
     per_round = (time.process_time() - cpu) / rounds
+    snapshot = sampler.snapshot
+    cpu = time.thread_time()
+    for _ in range(rounds):
+        counters.observe(snapshot)
+    per_observe = (time.thread_time() - cpu) / rounds
     loaded = (ModelResidency("qwen3:8b", "qwen3:8b", 6 * GIB, 6 * GIB),)
     collector.update_ollama(OllamaView(True, "0.12.3", loaded))
 
@@ -150,7 +168,7 @@ def _serve(gpus: int, rounds: int, conn: Connection) -> None:
             build_admin_app(new_registry, {}, expositions=[collector.exposition]),
         ]
     )
-    conn.send((servers.ports, per_round, collector.exposition()))
+    conn.send((servers.ports, per_round, per_observe, collector.exposition()))
     try:
         while (command := conn.recv()) != "stop":
             if command == "hang":
@@ -178,7 +196,7 @@ def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
         target=_serve, args=(gpus, rounds, theirs), daemon=True
     )
     server.start()
-    ports, per_round, gpu_text = ours.recv()
+    ports, per_round, per_observe, gpu_text = ours.recv()
     old, new = (http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports)
     try:
         lines = _get(new).count(b"\n")
@@ -198,6 +216,7 @@ def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
         "lines": lines,
         "sample_cpu_ms": per_round * 1e3,
         "core_pct_1hz": per_round * 100,
+        "energy_ms": per_observe * 1e3,
         "old_p50_ms": healthy["old_p50"],
         "old_p99_ms": healthy["old_p99"],
         "new_p50_ms": healthy["new_p50"],
@@ -207,6 +226,33 @@ def measure(gpus: int, rounds: int, scrapes: int) -> dict[str, float]:
         "old_render_cpu_p99_ms": render_cpu["old"],
         "new_render_cpu_p99_ms": render_cpu["new"],
     }
+
+
+def meter_cost(gpus: int, running: int, n: int) -> dict[str, float]:
+    """µs of loop time per request for its energy share, with `running` others in flight."""
+    nv = FakeNvml.h100s(gpus)
+    for i in range(gpus):
+        nv.draw(i, 300.0)
+    source = NvmlSource(nv, is_ollama=lambda pid: False)
+    counters = EnergyCounters()
+    sampler = GpuSampler([source], hang_timeout=1.0, on_snapshot=counters.observe)
+    sampler.run_once()
+    all_gpus = frozenset(d.uuid for d in sampler.snapshot.devices)
+    meter = EnergyMeter(counters, lambda model: all_gpus)
+    handles = [meter.begin("qwen3:8b") for _ in range(running)]
+    start = time.thread_time()
+    for _ in range(n):
+        meter.end(meter.begin("qwen3:8b"), all_gpus)
+    per_request = (time.thread_time() - start) / n
+    for handle in handles:
+        meter.end(handle, all_gpus)
+    monitor = GpuMonitor(Config(), CollectorRegistry(), sources=[], ollama=FakeOllamaClient())
+    start = time.thread_time()
+    for _ in range(n):
+        monitor.placement("qwen3:8b")
+    baseline = (time.thread_time() - start) / n
+    sampler.stop()
+    return {"meter_us": per_request * 1e6, "placement_us": baseline * 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     for gpus in args.gpus:
         r = measure(gpus, args.rounds, args.scrapes)
         print(f"{gpus:>5} " + " ".join(f"{r[k]:>{width}.3f}" for k in keys))
+    print("\nper-request energy share on the event loop (begin + end), µs")
+    print(f"{'gpus':>5} {'running':>8} {'meter_us':>9} {'placement_us':>13} {'ratio':>6}")
+    for gpus in args.gpus:
+        for running in (1, 16, 64):
+            c = meter_cost(gpus, running, args.rounds * 10)
+            ratio = c["meter_us"] / c["placement_us"]
+            print(
+                f"{gpus:>5} {running:>8} {c['meter_us']:>9.1f} {c['placement_us']:>13.1f} "
+                f"{ratio:>6.1f}"
+            )
     return 0
 
 

@@ -12,10 +12,11 @@ Two halves, one per thread:
   is a change point: the meter estimates each GPU's counter at that instant from the latest
   reading (its value plus the measured power times the time since it was read), never below the
   previous change point's estimate, and splits the energy since the previous change point equally
-  among the requests then running on that GPU. Busy time is split the same way, weighted by the
-  sampled utilization. The shares of overlapping requests therefore add up to the counter's
-  advance over their union. A GPU whose counter was reset, or that stopped reporting, during a
-  request leaves that request's energy out, never negative or 0.
+  among the requests then running on that GPU (the GPUs a request occupies are fixed when it
+  begins). Busy time is split the same way, weighted by the sampled utilization. The shares of
+  overlapping requests therefore add up to the counter's advance over their union. A GPU whose
+  counter was reset, or that stopped reporting, during a request leaves that request's energy
+  out, never negative or 0.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exporters._sampler import GpuSnapshot
 from telemetry.core import GpuUsage
@@ -99,22 +100,41 @@ class _Pin:
     joules: float
 
 
-@dataclass
+@dataclass(slots=True)
+class _Totals:
+    """One GPU's running totals per member request: what each request running on it since the
+    start received. A request's share is the difference between its end and its start."""
+
+    energy: float = 0.0  # Σ Δcounter / n
+    segments: int = 0  # slices handed out
+    unmeasured: int = 0  # slices whose energy was unknown (reset, no reading)
+    busy: float = 0.0  # Σ Δt · utilization / n
+    busy_wall: float = 0.0  # Σ Δt · utilization
+    covered: float = 0.0  # Σ Δt where utilization was sampled
+    members: int = 0
+
+    def mark(self) -> tuple[float, int, int, float, float, float]:
+        return (
+            self.energy,
+            self.segments,
+            self.unmeasured,
+            self.busy,
+            self.busy_wall,
+            self.covered,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Share:
-    model: str
-    started: float
-    energy: dict[str, float] = field(default_factory=dict)
-    invalid: set[str] = field(default_factory=set)
-    busy: dict[str, float] = field(default_factory=dict)
-    covered: dict[str, float] = field(default_factory=dict)
-    busy_wall: dict[str, float] = field(default_factory=dict)
+    gpus: dict[str, tuple[float, int, int, float, float, float]]
 
 
 class EnergyMeter:
     """Implements the `begin`/`end` half of `telemetry.core.GpuMeter` over `EnergyCounters`.
 
-    `gpus_of(model)` names the GPUs (by UUID) a running request for `model` occupies; it is
-    asked at each change point, once per model.
+    `gpus_of(model)` names the GPUs (by UUID) a request for `model` occupies, asked once when it
+    begins. Each start and end costs O(GPUs), whatever the number of requests in flight: each
+    GPU keeps running per-member totals and a request keeps their values at its start.
     """
 
     def __init__(
@@ -130,6 +150,7 @@ class EnergyMeter:
         self._stale_after = stale_after
         self._clock = clock
         self._active: dict[int, _Share] = {}
+        self._totals: dict[str, _Totals] = {}
         self._pins: dict[str, _Pin] = {}
         self._last = clock()
         self._next = 0
@@ -139,10 +160,16 @@ class EnergyMeter:
         return len(self._active)
 
     def begin(self, model: str) -> int:
-        now = self._clock()
-        self._change_point(now)
+        self._change_point(self._clock())
+        gpus: dict[str, tuple[float, int, int, float, float, float]] = {}
+        for g in self._gpus_of(model):
+            totals = self._totals.get(g)
+            if totals is None:
+                totals = self._totals[g] = _Totals()
+            totals.members += 1
+            gpus[g] = totals.mark()
         handle, self._next = self._next, self._next + 1
-        self._active[handle] = _Share(model, now)
+        self._active[handle] = _Share(gpus)
         return handle
 
     def end(self, handle: int, gpus: Iterable[str]) -> GpuUsage | None:
@@ -151,26 +178,28 @@ class EnergyMeter:
         share = self._active.pop(handle, None)
         if share is None:
             return None
-        seen = [g for g in gpus if g in share.covered or g in share.energy or g in share.invalid]
-        if not seen:
+        for g in share.gpus:
+            self._totals[g].members -= 1
+        served = [g for g in dict.fromkeys(gpus) if g in share.gpus]
+        energy = busy = busy_wall = covered = 0.0
+        segments = unmeasured = 0
+        for g in served:
+            now = self._totals[g].mark()
+            then = share.gpus[g]
+            energy += now[0] - then[0]
+            segments += now[1] - then[1]
+            unmeasured += now[2] - then[2]
+            busy += now[3] - then[3]
+            busy_wall += now[4] - then[4]
+            covered += now[5] - then[5]
+        if segments == 0:
             return None
-        energy: float | None = None
-        if all(g in share.energy and g not in share.invalid for g in seen):
-            energy = sum(share.energy[g] for g in seen)
-        cover = sum(share.covered.get(g, 0.0) for g in seen)
-        busy = sum(share.busy.get(g, 0.0) for g in seen)
         usage = GpuUsage(
-            energy_joules=energy,
-            gpu_seconds=busy if cover > 0 else None,
-            utilization_ratio=self._utilization(share, seen) if cover > 0 else None,
+            energy_joules=energy if unmeasured == 0 else None,
+            gpu_seconds=busy if covered > 0 else None,
+            utilization_ratio=busy_wall / covered if covered > 0 else None,
         )
         return usage if usage != GpuUsage() else None
-
-    @staticmethod
-    def _utilization(share: _Share, gpus: list[str]) -> float:
-        """Time-weighted mean utilization over the request window, across its GPUs."""
-        total = sum(share.covered.get(g, 0.0) for g in gpus)
-        return sum(share.busy_wall.get(g, 0.0) for g in gpus) / total
 
     def _change_point(self, now: float) -> None:
         latest = self._counters.latest
@@ -184,37 +213,32 @@ class EnergyMeter:
                 estimate = max(estimate, previous.joules)
             pins[uuid] = _Pin(reading.epoch, estimate)
         elapsed = now - self._last
-        if self._active and elapsed > 0:
-            self._share(latest, pins, elapsed)
+        if elapsed > 0:
+            for g, totals in self._totals.items():
+                if totals.members:
+                    self._slice(totals, g, latest.get(g), pins.get(g), now, elapsed)
         self._pins, self._last = pins, now
 
-    def _share(
-        self, latest: Mapping[str, CounterReading], pins: Mapping[str, _Pin], elapsed: float
+    def _slice(
+        self,
+        totals: _Totals,
+        g: str,
+        reading: CounterReading | None,
+        after: _Pin | None,
+        now: float,
+        elapsed: float,
     ) -> None:
-        by_model: dict[str, frozenset[str]] = {}
-        members: dict[str, list[_Share]] = {}
-        for share in self._active.values():
-            gpus = by_model.get(share.model)
-            if gpus is None:
-                gpus = by_model[share.model] = self._gpus_of(share.model)
-            for g in gpus:
-                members.setdefault(g, []).append(share)
-        for g, shares in members.items():
-            n = len(shares)
-            before, after = self._pins.get(g), pins.get(g)
-            joules = (
-                (after.joules - before.joules) / n
-                if before is not None and after is not None and before.epoch == after.epoch
-                else None
-            )
-            reading = latest.get(g)
-            utilization = reading.utilization if reading is not None else None
-            for share in shares:
-                if joules is None:
-                    share.invalid.add(g)
-                else:
-                    share.energy[g] = share.energy.get(g, 0.0) + joules
-                if utilization is not None:
-                    share.busy[g] = share.busy.get(g, 0.0) + elapsed * utilization / n
-                    share.covered[g] = share.covered.get(g, 0.0) + elapsed
-                    share.busy_wall[g] = share.busy_wall.get(g, 0.0) + elapsed * utilization
+        """Hand out one slice of GPU `g` since the last change point to its members."""
+        n = totals.members
+        before = self._pins.get(g)
+        totals.segments += 1
+        if before is not None and after is not None and before.epoch == after.epoch:
+            totals.energy += (after.joules - before.joules) / n
+        else:
+            totals.unmeasured += 1
+        stale = reading is None or now - reading.at > self._stale_after
+        utilization = None if stale or reading is None else reading.utilization
+        if utilization is not None:
+            totals.busy += elapsed * utilization / n
+            totals.busy_wall += elapsed * utilization
+            totals.covered += elapsed
