@@ -131,6 +131,17 @@ def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
         "ECC memory errors since the driver loaded.",
         labels=[*_GPU_LABELS, "error_type"],
     )
+    xid = CounterMetricFamily(
+        m.GPU_XID_ERRORS,
+        "NVIDIA XID events seen since the sidecar started; a critical one marks the GPU down.",
+        labels=[*_GPU_LABELS, "xid"],
+    )
+    remapped = _gauge(
+        m.GPU_REMAPPED_ROWS, "Memory rows remapped since manufacture, by cause.", ("error_type",)
+    )
+    remap_pending = _gauge(m.GPU_ROW_REMAP_PENDING, "1 when a row remap awaits a GPU reset.")
+    remap_failure = _gauge(m.GPU_ROW_REMAP_FAILURE, "1 when a row remap failed.")
+    retired = _gauge(m.GPU_RETIRED_PAGES, "Memory pages retired, by cause.", ("cause",))
     procs = _gauge(m.GPU_PROCESSES, "Compute processes on the GPU.")
     ollama_mem = _gauge(m.GPU_OLLAMA_MEMORY, "GPU memory used by Ollama's processes.")
     for d in snap.devices:
@@ -138,8 +149,20 @@ def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
         up.add_metric(labels, 1.0 if d.healthy else 0.0)
         if d.memory_total_bytes is not None:
             limit.add_metric(labels, float(d.memory_total_bytes))
+        for code, count in d.xid_errors or ():  # kept while down: they say why
+            xid.add_metric([*labels, str(code)], float(count))
         if not d.healthy:
             continue
+        if d.remapped_rows is not None:
+            remapped.add_metric([*labels, "correctable"], float(d.remapped_rows[0]))
+            remapped.add_metric([*labels, "uncorrectable"], float(d.remapped_rows[1]))
+        if d.row_remap_pending is not None:
+            remap_pending.add_metric(labels, 1.0 if d.row_remap_pending else 0.0)
+        if d.row_remap_failure is not None:
+            remap_failure.add_metric(labels, 1.0 if d.row_remap_failure else 0.0)
+        if d.retired_pages is not None:
+            retired.add_metric([*labels, "single_bit"], float(d.retired_pages[0]))
+            retired.add_metric([*labels, "double_bit"], float(d.retired_pages[1]))
         _opt(util, labels, d.utilization_ratio)
         _opt(used, labels, d.memory_used_bytes)
         _opt(power, labels, d.power_watts)
@@ -173,6 +196,11 @@ def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
         clock,
         events,
         ecc,
+        xid,
+        remapped,
+        remap_pending,
+        remap_failure,
+        retired,
         procs,
         ollama_mem,
     )

@@ -4,13 +4,15 @@ It offers the module-level functions `NvmlSource` calls and raises the binding's
 classes (`pynvml.NVMLError_GpuIsLost`, ...), which exist without any GPU. Scenarios are set on
 the instance: `FakeNvml.h100s(8)`, then `lose(3)`, `unsupported`, `hang(2)`, `library_missing`,
 `draw(0, 300.0)` (the energy counter advances with that power over wall time), `reload_driver(0)`
-(the counter restarts at 0). The counter is NVML's unsigned 64-bit millijoule count, so one set
+(the counter restarts at 0), `xid(0, 79)` (an XID event for a registered event set), and the
+`processes` each device runs. The counter is NVML's unsigned 64-bit millijoule count, so one set
 near 2**64 wraps as hardware would. No device was lent for this work: behaviour follows NVML's
 documented formats (nvml.h, gpu.md §2), not a recording.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +28,9 @@ NVML_CLOCK_MEM = pynvml.NVML_CLOCK_MEM
 NVML_VOLATILE_ECC = pynvml.NVML_VOLATILE_ECC
 NVML_MEMORY_ERROR_TYPE_CORRECTED = pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED
 NVML_MEMORY_ERROR_TYPE_UNCORRECTED = pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED
+nvmlEventTypeXidCriticalError = pynvml.nvmlEventTypeXidCriticalError
+SINGLE_BIT = pynvml.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS
+DOUBLE_BIT = pynvml.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,13 @@ class _Util:
 @dataclass(frozen=True)
 class _Pci:
     busId: str
+
+
+@dataclass(frozen=True)
+class _Event:
+    device: int
+    eventType: int
+    eventData: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,9 @@ class FakeDevice:
     clock_events: int = 0x1
     ecc: tuple[int, int] = (0, 0)
     processes: list[tuple[int, int | None]] = field(default_factory=list)
+    # (correctable, uncorrectable, pending, failure) as nvmlDeviceGetRemappedRows returns them
+    remapped_rows: tuple[int, int, int, int] = (0, 0, 0, 0)
+    retired_pages: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
     unsupported: set[str] = field(default_factory=set)
     lost: bool = False
 
@@ -89,6 +104,9 @@ class FakeNvml:
     NVML_VOLATILE_ECC = NVML_VOLATILE_ECC
     NVML_MEMORY_ERROR_TYPE_CORRECTED = NVML_MEMORY_ERROR_TYPE_CORRECTED
     NVML_MEMORY_ERROR_TYPE_UNCORRECTED = NVML_MEMORY_ERROR_TYPE_UNCORRECTED
+    nvmlEventTypeXidCriticalError = nvmlEventTypeXidCriticalError
+    NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS = SINGLE_BIT
+    NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR = DOUBLE_BIT
 
     def __init__(
         self,
@@ -104,6 +122,8 @@ class FakeNvml:
         self.initialised = 0
         self.calls = 0
         self._hangs: dict[int, threading.Event] = {}
+        self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self.registered: set[int] = set()
 
     @classmethod
     def h100s(cls, count: int) -> FakeNvml:
@@ -142,6 +162,10 @@ class FakeNvml:
         d = self.devices[index]
         d.energy_mj = 0
         d.energy_since = self.clock() if d.energy_since is not None else None
+
+    def xid(self, index: int, code: int) -> None:
+        """Device `index` raises XID `code` (delivered to a registered event set)."""
+        self._events.put(_Event(index, nvmlEventTypeXidCriticalError, code))
 
     def lose(self, index: int, lost: bool = True) -> None:
         self.devices[index].lost = lost
@@ -227,6 +251,37 @@ class FakeNvml:
     def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[_Process]:
         d = self._dev(h, "nvmlDeviceGetComputeRunningProcesses")
         return [_Process(pid, used) for pid, used in d.processes]
+
+    def nvmlDeviceGetRemappedRows(self, h: int) -> tuple[int, int, int, int]:
+        return self._dev(h, "nvmlDeviceGetRemappedRows").remapped_rows
+
+    def nvmlDeviceGetRetiredPages(self, h: int, cause: int) -> list[int]:
+        return self._dev(h, "nvmlDeviceGetRetiredPages").retired_pages[cause]
+
+    def nvmlDeviceGetIndex(self, h: int) -> int:
+        self._check_init()
+        return h
+
+    def nvmlEventSetCreate(self) -> object:
+        self._check_init()
+        return self._events
+
+    def nvmlDeviceRegisterEvents(self, h: int, types: int, event_set: object) -> None:
+        self._dev(h, "nvmlDeviceRegisterEvents")
+        self.registered.add(h)
+
+    def nvmlEventSetWait_v2(self, event_set: object, timeout_ms: int) -> _Event:
+        # At most 50 ms per wait, so a watcher stops promptly in tests; NVML honours timeout_ms.
+        try:
+            event = self._events.get(timeout=min(timeout_ms, 50) / 1000)
+        except queue.Empty:
+            raise NVMLError(pynvml.NVML_ERROR_TIMEOUT) from None
+        if event.device not in self.registered:
+            raise NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+        return event
+
+    def nvmlEventSetFree(self, event_set: object) -> None:
+        self.registered.clear()
 
     def _check_init(self) -> None:
         if self.initialised <= 0:

@@ -9,13 +9,16 @@ fail the source.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
 from exporters._errors import BackendUnavailable, DeviceFailed, SourceFailed
 from exporters._source import GpuProcess, GpuReading, SourceInfo, is_ollama_process
+from exporters._xid import XidWatcher
 
 log = logging.getLogger("ollama_sidecar.gpu")
 T = TypeVar("T")
@@ -64,8 +67,15 @@ class NvmlSource:
         *,
         is_ollama: Callable[[int], bool] | None = None,
         proc_root: Path = Path("/proc"),
+        watch_xid: bool = True,
+        xid_hold_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self._module = module
+        self._watch_xid = watch_xid
+        self._xid_hold = xid_hold_seconds
+        self._xid: XidWatcher | None = None
         self._nv: Any = None
         self._handles: list[Any] = []
         self._identity: dict[int, GpuReading] = {}
@@ -100,10 +110,16 @@ class NvmlSource:
         cuda = self._field("nvmlSystemGetCudaDriverVersion", nv.nvmlSystemGetCudaDriverVersion)
         cuda_text = f"{int(cuda) // 1000}.{int(cuda) % 1000 // 10}" if cuda is not None else None
         self._identity.clear()
+        if self._watch_xid:
+            watcher = XidWatcher(nv, self._handles, hold_seconds=self._xid_hold, clock=self._clock)
+            self._xid = watcher if watcher.start() else None
         driver_text = _text(driver) if driver is not None else None
         return SourceInfo("nvml", "nvidia", count, driver_text, cuda_text, "cuda")
 
     def close(self) -> None:
+        watcher, self._xid = self._xid, None
+        if watcher is not None:
+            watcher.stop()
         nv, self._nv = self._nv, None
         self._handles = []
         if nv is not None:
@@ -120,12 +136,18 @@ class NvmlSource:
         try:
             identity = self._identity.get(index) or self._read_identity(index, handle)
             self._identity[index] = identity
-            return self._read_fields(identity, handle)
+            reading = self._read_fields(identity, handle)
         except nv.NVMLError as exc:
             code: int = getattr(exc, "value", -1)
             if code in _SOURCE_WIDE:
                 raise SourceFailed("driver_error", f"NVML: {exc}") from exc
             raise DeviceFailed(_DEVICE_REASONS.get(code, "error"), f"GPU {index}: {exc}") from exc
+        watcher = self._xid
+        if watcher is None:
+            return reading
+        reading = replace(reading, xid_errors=watcher.counts(index))
+        xid = watcher.critical(index)
+        return reading if xid is None else replace(reading, healthy=False, error=f"xid {xid}")
 
     def _read_identity(self, index: int, handle: Any) -> GpuReading:
         nv = self._nv
@@ -177,6 +199,14 @@ class NvmlSource:
         procs = f(
             "nvmlDeviceGetComputeRunningProcesses", nv.nvmlDeviceGetComputeRunningProcesses, handle
         )
+        remap = f("nvmlDeviceGetRemappedRows", nv.nvmlDeviceGetRemappedRows, handle)
+        retired = [
+            f("nvmlDeviceGetRetiredPages", nv.nvmlDeviceGetRetiredPages, handle, cause)
+            for cause in (
+                nv.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS,
+                nv.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR,
+            )
+        ]
         return GpuReading(
             index=identity.index,
             vendor="nvidia",
@@ -206,6 +236,14 @@ class NvmlSource:
                     for p in procs
                 )
                 if procs is not None
+                else None
+            ),
+            remapped_rows=(int(remap[0]), int(remap[1])) if remap is not None else None,
+            row_remap_pending=bool(remap[2]) if remap is not None else None,
+            row_remap_failure=bool(remap[3]) if remap is not None else None,
+            retired_pages=(
+                (len(retired[0]), len(retired[1]))
+                if retired[0] is not None and retired[1] is not None
                 else None
             ),
         )

@@ -46,6 +46,13 @@ class GpuReading:
     ecc_corrected_errors: int | None = None
     ecc_uncorrected_errors: int | None = None
     processes: tuple[GpuProcess, ...] | None = None
+    # NVIDIA RAS: XID events seen (xid, count), remapped rows (correctable, uncorrectable) with
+    # the pending and failure flags, retired pages (multiple single-bit, double-bit ECC).
+    xid_errors: tuple[tuple[int, int], ...] | None = None
+    remapped_rows: tuple[int, int] | None = None
+    row_remap_pending: bool | None = None
+    row_remap_failure: bool | None = None
+    retired_pages: tuple[int, int] | None = None
 
     def down(self, error: str) -> GpuReading:
         """The same device, identity kept, every reading dropped."""
