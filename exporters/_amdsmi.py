@@ -7,10 +7,12 @@ strings for absent values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from exporters._errors import BackendUnavailable, DeviceFailed
-from exporters._source import GpuReading, SourceInfo
+from exporters._processes import is_ollama_process
+from exporters._source import GpuProcess, GpuReading, SourceInfo
 
 _MIB = 1024 * 1024
 _NOT_SUPPORTED = 2
@@ -40,8 +42,11 @@ class AmdSmiSource:
 
     backend = "amdsmi"
 
-    def __init__(self, module: Any = None) -> None:
+    def __init__(
+        self, module: Any = None, *, is_ollama: Callable[[int], bool] = is_ollama_process
+    ) -> None:
         self._module = module
+        self._is_ollama = is_ollama
         self._smi: Any = None
         self._handles: list[Any] = []
 
@@ -87,6 +92,7 @@ class AmdSmiSource:
             power = self._get(smi.amdsmi_get_power_info, h) or {}
             cap = self._get(smi.amdsmi_get_power_cap_info, h) or {}
             energy = self._get(smi.amdsmi_get_energy_count, h) or {}
+            processes = self._processes(h)
             temps = []
             for sensor in ("EDGE", "HOTSPOT", "VRAM"):
                 value = _num(
@@ -122,7 +128,31 @@ class AmdSmiSource:
             power_limit_watts=cap_uw / 1e6 if cap_uw else None,
             energy_joules=joules,
             energy_wrap_joules=wrap,
+            processes=processes,
         )
+
+    def _processes(self, h: Any) -> tuple[GpuProcess, ...] | None:
+        """`amdsmi_get_gpu_process_list`: dicts with `pid` and `memory_usage.vram_mem` (bytes)
+        in amdsmi 6+, process handles for `amdsmi_get_gpu_process_info` before."""
+        smi = self._smi
+        listed = self._get(smi.amdsmi_get_gpu_process_list, h)
+        if listed is None:
+            return None
+        out = []
+        for item in listed:
+            info = (
+                item
+                if isinstance(item, dict)
+                else self._get(smi.amdsmi_get_gpu_process_info, h, item)
+            )
+            if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+                continue
+            usage = info.get("memory_usage")
+            vram = usage.get("vram_mem") if isinstance(usage, dict) else None
+            pid = int(info["pid"])
+            used = int(vram) if isinstance(vram, int) and not isinstance(vram, bool) else None
+            out.append(GpuProcess(pid, used, self._is_ollama(pid)))
+        return tuple(out)
 
     def _get(self, fn: Any, *args: Any) -> Any:
         """A reading, or None when the device does not support it."""

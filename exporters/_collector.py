@@ -143,6 +143,9 @@ def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
     remap_failure = _gauge(m.GPU_ROW_REMAP_FAILURE, "1 when a row remap failed.")
     retired = _gauge(m.GPU_RETIRED_PAGES, "Memory pages retired, by cause.", ("cause",))
     procs = _gauge(m.GPU_PROCESSES, "Compute processes on the GPU.")
+    proc_mem = _gauge(
+        m.GPU_PROCESS_MEMORY, "GPU memory one compute process holds.", ("pid", "ollama")
+    )
     ollama_mem = _gauge(m.GPU_OLLAMA_MEMORY, "GPU memory used by Ollama's processes.")
     for d in snap.devices:
         labels = _labels(d)
@@ -181,6 +184,10 @@ def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
             ecc.add_metric([*labels, "uncorrected"], float(d.ecc_uncorrected_errors))
         if d.processes is not None:
             procs.add_metric(labels, float(len(d.processes)))
+            for p in d.processes:
+                if p.used_memory_bytes is not None:
+                    ours = "true" if p.ollama else "false"
+                    proc_mem.add_metric([*labels, str(p.pid), ours], float(p.used_memory_bytes))
             mine = [p.used_memory_bytes for p in d.processes if p.ollama]
             if mine and all(b is not None for b in mine):
                 ollama_mem.add_metric(labels, float(sum(b for b in mine if b is not None)))
@@ -202,6 +209,7 @@ def gpu_families(snap: GpuSnapshot) -> Iterator[Metric]:
         remap_failure,
         retired,
         procs,
+        proc_mem,
         ollama_mem,
     )
 

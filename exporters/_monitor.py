@@ -34,6 +34,7 @@ from exporters._ollama import (
     parse_version,
 )
 from exporters._probe import default_sources
+from exporters._processes import runner_gpus
 from exporters._processor import decide, gpu_refs
 from exporters._residency import ResidencyTracker
 from exporters._sampler import CPU_BACKEND, GpuSampler, GpuSnapshot
@@ -91,6 +92,10 @@ class GpuMonitor:
         self._fast = _FAST_POLL_SECONDS
         self._refs_for: GpuSnapshot | None = None
         self._refs: tuple[GpuRef, ...] = ()
+        # The GPUs each matched model's runner holds memory on (exporters/_processes.py).
+        self._loaded: tuple[ModelResidency, ...] = ()
+        self._runners: dict[str, tuple[GpuRef, ...]] = {}
+        self._runners_for: dict[str, ModelResidency] | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -164,9 +169,18 @@ class GpuMonitor:
         if residency is None:
             self._want(key)
         snap = self._snapshot()
-        if snap is not self._refs_for:
+        if snap is not self._refs_for or self._residency is not self._runners_for:
             self._refs, self._refs_for = gpu_refs(snap.devices), snap
-        return decide(residency, snap, self._refs)
+            self._runners_for = self._residency
+            self._runners = {
+                key: tuple(
+                    GpuRef(d.vendor, d.name, d.uuid, d.memory_total_bytes)
+                    for d in snap.devices
+                    if d.healthy and d.uuid in gpus
+                )
+                for key, gpus in runner_gpus(snap.devices, self._loaded).items()
+            }
+        return decide(residency, snap, self._runners.get(key) or self._refs)
 
     def note_request(self, model: str) -> None:
         key = model_key(model)
@@ -236,6 +250,7 @@ class GpuMonitor:
                     version = self._view.version if self._view else None
                 loaded = parse_ps(await self._ollama.get_json("/api/ps"))
                 self.residency.update(loaded, time.time())
+                self._loaded = loaded
                 self._residency = {model_key(r.name): r for r in loaded}
                 self._residency.update({model_key(r.model): r for r in loaded})
                 if now >= next_tags or any(

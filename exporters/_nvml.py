@@ -17,7 +17,8 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from exporters._errors import BackendUnavailable, DeviceFailed, SourceFailed
-from exporters._source import GpuProcess, GpuReading, SourceInfo, is_ollama_process
+from exporters._processes import is_ollama_process
+from exporters._source import GpuProcess, GpuReading, SourceInfo
 from exporters._xid import XidWatcher
 
 log = logging.getLogger("ollama_sidecar.gpu")

@@ -7,7 +7,6 @@ celsius, hertz, ratios 0-1). A field the device does not support is `None`, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 
@@ -95,12 +94,3 @@ class GpuSource(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def is_ollama_process(pid: int, proc_root: Path = Path("/proc")) -> bool:
-    """True when `pid` runs Ollama (its server or a runner it spawned); False when unreadable."""
-    try:
-        comm = (proc_root / str(pid) / "comm").read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return False
-    return comm.startswith("ollama")

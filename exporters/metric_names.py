@@ -43,6 +43,7 @@ MODELS_LOADED: Final = "ollama_sidecar_models_loaded"
 MODEL_SIZE: Final = "ollama_sidecar_model_size_bytes"
 MODEL_VRAM: Final = "ollama_sidecar_model_vram_bytes"
 REQUESTS_BY_PROCESSOR: Final = "ollama_sidecar_requests_by_processor_total"
+GPU_PROCESS_MEMORY: Final = "ollama_sidecar_gpu_process_memory_bytes"
 GPU_OLLAMA_MEMORY: Final = "ollama_sidecar_gpu_ollama_memory_bytes"
 
 REQUEST_ENERGY: Final = "ollama_sidecar_gpu_request_energy_joules_total"

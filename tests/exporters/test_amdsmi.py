@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from exporters import AmdSmiSource, BackendUnavailable, DeviceFailed, GpuSampler
+from exporters import AmdSmiSource, BackendUnavailable, DeviceFailed, GpuProcess, GpuSampler
 
 MIB = 1024 * 1024
 DRIVER_NOT_LOADED = 34
@@ -96,6 +96,12 @@ class FakeAmdSmi:
     def amdsmi_get_power_cap_info(self, h: int) -> Any:
         return self._answer(h, "cap")
 
+    def amdsmi_get_gpu_process_list(self, h: int) -> Any:
+        return self._answer(h, "processes")
+
+    def amdsmi_get_gpu_process_info(self, h: int, process: Any) -> Any:
+        return {"pid": process, "memory_usage": {"vram_mem": 1 << 30}}
+
     def amdsmi_get_energy_count(self, h: int) -> Any:
         """amdsmi 6.2+ shape: 15.3 µJ ticks advancing with the current socket power."""
         resolution = self._answer(h, "energy_resolution")
@@ -129,6 +135,10 @@ def _mi300x(i: int) -> dict[str, Any]:
         "temp_hotspot": 48,
         "temp_vram": 41,
         "energy_resolution": 15.3,
+        # amdsmi 6+ shape (ROCm docs); not checked on hardware
+        "processes": [
+            {"name": "ollama", "pid": 4242, "mem": 0, "memory_usage": {"vram_mem": 5 << 30}}
+        ],
     }
 
 
@@ -145,6 +155,18 @@ def test_mi300x_readings_in_base_units() -> None:
     assert r.power_watts == 312.0 and r.power_limit_watts == 750.0
     assert r.temperatures_celsius == (("hotspot", 48.0), ("vram", 41.0))
     assert r.clock_events is None  # not offered: absent, not 0
+
+
+def test_compute_processes_in_both_list_shapes() -> None:
+    smi = FakeAmdSmi.mi300x(1)
+    source = AmdSmiSource(smi, is_ollama=lambda pid: pid == 4242)
+    source.open()
+    (runner,) = source.read(0).processes or ()
+    assert (runner.pid, runner.used_memory_bytes, runner.ollama) == (4242, 5 << 30, True)
+    smi.devices[0]["processes"] = [77]  # amdsmi 5: handles, resolved one by one
+    assert source.read(0).processes == (GpuProcess(77, 1 << 30, False),)
+    smi.devices[0]["processes"] = NOT_SUPPORTED
+    assert source.read(0).processes is None
 
 
 def test_the_energy_accumulator_advances_with_power_in_joules() -> None:
