@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from exporters import NvmlSource
 from exporters._energy import EnergyCounters, EnergyMeter
 from exporters._sampler import GpuSnapshot
-from exporters.testing import fake_reading
+from exporters.testing import FakeNvml, fake_reading
 
 UUID0 = fake_reading(0).uuid
 UUID1 = fake_reading(1).uuid
@@ -166,3 +167,23 @@ def test_a_request_on_two_gpus_sums_both_shares(gpu: Gpu) -> None:
     assert usage is not None and usage.energy_joules == pytest.approx(2 * WATTS)
     assert usage.gpu_seconds == pytest.approx(2.0)
     assert gpu.meter.active == 0
+
+
+def test_nvml_counter_wrapping_past_2_64_millijoules_is_carried_over() -> None:
+    now = [0.0]
+    nv = FakeNvml.h100s(1)
+    nv.clock = lambda: now[0]
+    nv.devices[0].energy_mj = 2**64 - 100_000  # 100 J before the unsigned 64-bit mJ wrap
+    nv.draw(0, 200.0)
+    source = NvmlSource(nv, is_ollama=lambda pid: False, watch_xid=False)
+    source.open()
+    counters = EnergyCounters()
+    uuid = nv.devices[0].uuid
+    readings = []
+    for t in (0.0, 1.0):
+        now[0] = t
+        counters.observe(GpuSnapshot(devices=(source.read(0),), taken_at=t))
+        readings.append(counters.latest[uuid].joules)
+    source.close()
+    assert (counters.wraps, counters.resets) == (1, 0)
+    assert readings[1] - readings[0] == pytest.approx(200.0, abs=5.0)  # type: ignore[operator]

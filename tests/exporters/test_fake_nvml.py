@@ -51,3 +51,37 @@ def test_hang_blocks_a_device_until_released() -> None:
     nv.release(0)
     assert done.wait(5)
     thread.join(5)
+
+
+def test_the_energy_counter_advances_with_power_resets_and_wraps() -> None:
+    now = [0.0]
+    nv = FakeNvml.h100s(1)
+    nv.clock = lambda: now[0]
+    nv.nvmlInit()
+    start = nv.nvmlDeviceGetTotalEnergyConsumption(0)
+    assert nv.nvmlDeviceGetTotalEnergyConsumption(0) == start  # no draw set: static
+    nv.draw(0, 300.0)
+    now[0] = 2.0
+    assert nv.nvmlDeviceGetTotalEnergyConsumption(0) == start + 600_000  # mJ
+    assert nv.nvmlDeviceGetPowerUsage(0) == 300_000  # mW
+    nv.draw(0, 100.0)
+    now[0] = 3.0
+    assert nv.nvmlDeviceGetTotalEnergyConsumption(0) == start + 700_000
+    nv.reload_driver(0)
+    assert nv.nvmlDeviceGetTotalEnergyConsumption(0) == 0
+    nv.devices[0].energy_mj = 2**64 - 50_000  # an unsigned 64-bit count of millijoules
+    now[0] = 4.0
+    assert nv.nvmlDeviceGetTotalEnergyConsumption(0) == 50_000  # wrapped
+
+
+def test_xid_events_reach_a_registered_event_set() -> None:
+    nv = FakeNvml.h100s(2)
+    nv.nvmlInit()
+    event_set = nv.nvmlEventSetCreate()
+    nv.nvmlDeviceRegisterEvents(1, nv.nvmlEventTypeXidCriticalError, event_set)
+    with pytest.raises(pynvml.NVMLError_Timeout):
+        nv.nvmlEventSetWait_v2(event_set, 10)
+    nv.xid(1, 79)
+    event = nv.nvmlEventSetWait_v2(event_set, 10)
+    assert (nv.nvmlDeviceGetIndex(event.device), event.eventData) == (1, 79)
+    nv.nvmlEventSetFree(event_set)
