@@ -1,5 +1,5 @@
 """Energy and GPU time per request, shared among concurrent requests
-(docs/decisions/0014-gpu-energy-sharing.md).
+(docs/decisions/0015-gpu-energy-sharing.md).
 
 Two halves, one per thread:
 

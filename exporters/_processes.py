@@ -1,6 +1,6 @@
 """Which GPU processes are Ollama's runners, and which loaded model each one serves.
 
-The heuristic (docs/decisions/0014-gpu-energy-sharing.md, "Processes"):
+The heuristic (docs/decisions/0015-gpu-energy-sharing.md, "Processes"):
 1. A GPU compute process is Ollama's when it, or an ancestor within `MAX_DEPTH` parents, has a
    `comm` starting with `ollama`: the server (`ollama serve`) spawns one runner per loaded model
    (`ollama runner`, formerly `ollama_llama_server`), so a runner started through a wrapper

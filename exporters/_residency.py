@@ -1,6 +1,6 @@
 """Model residency events: load, unload and evict, from `/api/ps` changes and `done_reason`.
 
-Rules (docs/decisions/0014-gpu-energy-sharing.md, "Residency"):
+Rules (docs/decisions/0015-gpu-energy-sharing.md, "Residency"):
 - a model that appears in `/api/ps` was **loaded**; so was one a request answered with
   `done_reason: "load"` (a load request: no prompt), whichever is seen first;
 - a request answered with `done_reason: "unload"` (`keep_alive: 0`) **unloaded** its model;

@@ -66,7 +66,7 @@ class OllamaTimings:
 @dataclass(frozen=True, slots=True)
 class GpuUsage:
     """What the request's GPUs did while it ran, as its share among concurrent requests
-    (docs/decisions/0014-gpu-energy-sharing.md). A figure that was not measured is None, never 0."""
+    (docs/decisions/0015-gpu-energy-sharing.md). A figure that was not measured is None, never 0."""
 
     energy_joules: float | None = None
     gpu_seconds: float | None = None
