@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
@@ -188,10 +187,12 @@ async def test_chunks_are_spread_over_time() -> None:
             async for _line in resp.content:
                 arrivals.append(time.monotonic() - start)
     assert len(arrivals) == 6
-    assert arrivals[0] >= 0.045
-    gaps = [b - a for a, b in itertools.pairwise(arrivals[:-1])]  # the done line follows at once
-    assert all(gap >= 0.035 for gap in gaps), gaps
-    assert arrivals[-2] - arrivals[0] >= 0.19
+    # Load can only delay a chunk, so each token is checked against its earliest due time
+    # (TTFT, then one every 1/20 s) rather than against its neighbour; the done line follows
+    # the last token at once.
+    due = [0.05 + 0.05 * index for index in range(5)]
+    early = [(at, when) for at, when in zip(arrivals[:-1], due, strict=True) if at < when - 0.01]
+    assert not early, early
 
 
 async def test_official_client_every_inference_call(emu: EmulatorServer) -> None:
