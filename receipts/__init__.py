@@ -5,6 +5,10 @@ checkpoint, with the verifier keys given), `verify_tlog_proof`, `verify_receipt`
 `verify_cosignatures` (a k-of-n witness policy; `QuorumError` says how many were found). Every
 failure raises a `ReceiptsError` subclass; success returns normally.
 
+Requestors: `RecordingTransport` / `AsyncRecordingTransport` (httpx transports for the official
+`ollama` and `openai` clients) record what each exchange committed to, then `fetch` and
+`verify` its receipt from the sidecar; `fetch_receipt` and `verify_fetched` do the same by hand.
+
 Names are imported on first use (PEP 562): `import receipts` and the `receipts` CLI do not load
 aiohttp, OpenTelemetry, DuckDB or the proxy until a name that needs them is touched.
 """
@@ -15,21 +19,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from receipts._errors import (
+    BillingError,
+    CommitmentError,
     ConsistencyError,
+    FetchError,
     FormatError,
     InclusionError,
     KeyFileError,
+    NotCoveredError,
     QuorumError,
     ReceiptsError,
     SignatureError,
     StoreError,
     StoreLockedError,
     StoreRefusedError,
+    UnknownReceiptError,
     VerificationError,
 )
 
 if TYPE_CHECKING:
+    from receipts._client import AsyncRecordingTransport, RecordedExchange, RecordingTransport
+    from receipts._commitments import Verified, commitment, verify_fetched
     from receipts._cosign import WitnessPolicy, verify_cosignatures
+    from receipts._fetch_http import FetchedReceipt, fetch_receipt
     from receipts._keys import (
         COSIGNATURE_V1,
         ED25519,
@@ -72,6 +84,9 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "receipts._cosign": ("WitnessPolicy", "verify_cosignatures"),
+    "receipts._client": ("AsyncRecordingTransport", "RecordedExchange", "RecordingTransport"),
+    "receipts._commitments": ("Verified", "commitment", "verify_fetched"),
+    "receipts._fetch_http": ("FetchedReceipt", "fetch_receipt"),
     "receipts._keys": (
         "COSIGNATURE_V1",
         "ED25519",
@@ -134,19 +149,27 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "RECEIPT_VERSION",
+    "AsyncRecordingTransport",
+    "BillingError",
     "Checkpoint",
+    "CommitmentError",
     "ConsistencyError",
     "DuckDBStore",
+    "FetchError",
+    "FetchedReceipt",
     "FormatError",
     "InclusionError",
     "KeyFileError",
     "MemoryStore",
     "MerkleTree",
+    "NotCoveredError",
     "NoteSignature",
     "QuorumError",
     "ReceiptService",
     "ReceiptStore",
     "ReceiptsError",
+    "RecordedExchange",
+    "RecordingTransport",
     "SignatureError",
     "SignedNote",
     "SignedReceipt",
@@ -155,9 +178,13 @@ __all__ = [
     "StoreLockedError",
     "StoreRefusedError",
     "TlogProof",
+    "UnknownReceiptError",
     "VerificationError",
+    "Verified",
     "VerifierKey",
     "WitnessPolicy",
+    "commitment",
+    "fetch_receipt",
     "generate_key_file",
     "key_id",
     "leaf_hash",
@@ -171,6 +198,7 @@ __all__ = [
     "sign_receipt",
     "verify_consistency",
     "verify_cosignatures",
+    "verify_fetched",
     "verify_inclusion",
     "verify_note",
     "verify_receipt",

@@ -6,7 +6,12 @@ ReceiptsError
 │   ├── InclusionError     a leaf is not in the tree the proof claims
 │   ├── ConsistencyError   a tree is not an extension of an older one
 │   ├── SignatureError     a signature is missing, unknown or wrong
-│   └── QuorumError        fewer valid witness cosignatures than the policy's quorum
+│   ├── QuorumError        fewer valid witness cosignatures than the policy's quorum
+│   ├── CommitmentError    a receipt does not commit to the bytes (or the salt) at hand
+│   ├── UnknownReceiptError  no receipt with this request ID and salt (the same for both)
+│   ├── NotCoveredError    the receipt exists; no signed checkpoint covers it yet
+│   └── BillingError       a Golem bill claims more than the signed receipts show
+├── FetchError             the sidecar could not be asked (unreachable, refused, not answering)
 ├── KeyFileError           key file missing, unreadable, invalid or readable by group/others
 └── StoreError             database missing, corrupt, locked or out of space
     ├── StoreLockedError   another process (a running sidecar) holds the database
@@ -46,6 +51,26 @@ class QuorumError(VerificationError):
         super().__init__(message)
         self.found = found
         self.required = required
+
+
+class CommitmentError(VerificationError):
+    pass
+
+
+class UnknownReceiptError(VerificationError):
+    pass
+
+
+class NotCoveredError(VerificationError):
+    pass
+
+
+class BillingError(VerificationError):
+    pass
+
+
+class FetchError(ReceiptsError):
+    pass
 
 
 class KeyFileError(ReceiptsError):

@@ -78,6 +78,7 @@ def _placement(p: Placement) -> dict[str, object]:
             "size_bytes": _int(p.size_bytes, "size_bytes"),
             "size_vram_bytes": _int(p.size_vram_bytes, "size_vram_bytes"),
             "gpus": gpus or None,
+            "remote_host": p.remote_host,
         }
     )
 
@@ -147,6 +148,7 @@ def receipt_body(
             "request_sha256": record.request_sha256,
             "response_sha256": record.response_sha256,
             "response_bytes": _int(record.response_bytes, "response_bytes"),
+            "salt_sha256": record.salt_sha256,
             "agreement_id": agreement_id or None,
             "activity_id": activity_id or None,
             "response_model": record.response_model,

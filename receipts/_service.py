@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter
 from receipts import metric_names as names
 from receipts._api import routes
 from receipts._errors import ReceiptsError, StoreError
+from receipts._fetch import ReceiptFetcher
 from receipts._keys import Signer, VerifierKey
 from receipts._log import LogMetrics, LogWriter, recover
 from receipts._merkle import MerkleTree
@@ -79,6 +80,7 @@ class ReceiptService:
         self._signer: Signer | None = None
         self._writer: LogWriter | None = None
         self._lock = threading.Lock()
+        self._fetcher: ReceiptFetcher | None = None
 
     @property
     def verifier_key(self) -> str:
@@ -210,6 +212,9 @@ class ReceiptService:
                 writer.stop()
             if publisher is not None:
                 publisher.stop()
+            if self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
             if store is not None:
                 try:
                     store.close()
@@ -296,6 +301,12 @@ class ReceiptService:
             write_admin_url(self._config.proxy.data_dir, url)
         except OSError as exc:
             log.warning("cannot note the admin URL in the data dir: %s", exc)
+
+    def receipt_lookup(self) -> ReceiptFetcher:
+        """What the proxy's receipt fetch route asks (by request ID and salt)."""
+        if self._fetcher is None:
+            self._fetcher = ReceiptFetcher(self)
+        return self._fetcher
 
     def admin_routes(self) -> list[web.RouteDef]:
         return routes(self)

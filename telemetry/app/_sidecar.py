@@ -38,6 +38,7 @@ from telemetry.observe._logs import AccessLog
 from telemetry.observe._metrics import ProxyMetrics
 from telemetry.observe._tracing import Tracing, build_tracer_provider
 from telemetry.proxy._proxy import Proxy
+from telemetry.proxy._receipt_fetch import ReceiptLookup, fetch_routes
 
 log = logging.getLogger("ollama_sidecar.sidecar")
 
@@ -99,6 +100,8 @@ class Receipts(RecordSink, Ready, Protocol):
 
     def prune_spans(self, older_than_seconds: float) -> int: ...
     def log_files(self) -> LogFiles: ...
+
+    def receipt_lookup(self) -> ReceiptLookup: ...
 
 
 class Gpus(RecordSink, ModelInfo, GpuMeter, Ready, Protocol):
@@ -232,6 +235,8 @@ class Sidecar:
         )
         await self.proxy.start()
         app = web.Application(client_max_size=config.proxy.max_body_bytes)
+        if self.receipts is not None:  # before the proxy's catch-all: the reserved prefix
+            app.add_routes(fetch_routes(self.receipts.receipt_lookup(), token))
         self.proxy.mount(app)
         checks: dict[str, ReadinessCheck] = {"upstream": self._probe_upstream}
         parts: tuple[tuple[str, Ready | None], ...] = (

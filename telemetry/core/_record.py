@@ -27,6 +27,9 @@ class Processor(StrEnum):
     GPU = "gpu"
     PARTIAL = "partial"
     CPU = "cpu"
+    # Served by another host (an Ollama cloud model: `remote_host` on the streamed lines); no
+    # local GPU or CPU did the work.
+    REMOTE = "remote"
     UNKNOWN = "unknown"
 
 
@@ -48,6 +51,7 @@ class Placement:
     size_bytes: int | None = None
     size_vram_bytes: int | None = None
     gpus: tuple[GpuRef, ...] = ()
+    remote_host: str | None = None
 
 
 UNKNOWN_PLACEMENT = Placement(Processor.UNKNOWN)
@@ -104,6 +108,8 @@ class RequestRecord:
     request_sha256: str | None = None
     response_sha256: str | None = None
     response_bytes: int = 0
+    # SHA-256 of the salt: lets the salt's holder, and only it, fetch the receipt.
+    salt_sha256: str | None = None
     agreement_id: str | None = None
     activity_id: str | None = None
     # False for a request refused for a missing or wrong bearer token (nothing else is trusted).

@@ -13,6 +13,7 @@ from telemetry.core._record import (
     OllamaTimings,
     Outcome,
     Placement,
+    Processor,
     RequestRecord,
 )
 from telemetry.core._text import MAX_MODEL_CHARS, MAX_PATH_CHARS, bounded_text
@@ -197,6 +198,9 @@ class Exchange:
         outcome, error_type = self._outcome()
         route = self.route
         tap = self.tap
+        placement = self.placement
+        if tap is not None and tap.remote_host is not None:
+            placement = Placement(Processor.REMOTE, remote_host=tap.remote_host)
         span_ctx = self.span.get_span_context() if self.span is not None else None
         streaming = route.streaming if route is not None else False
         model = route.model if route else None
@@ -226,11 +230,12 @@ class Exchange:
             output_tokens=tap.output_tokens if tap else None,
             ttft_ns=ttft_ns,
             ollama=tap.timings if tap else OllamaTimings(),
-            placement=self.placement,
+            placement=placement,
             gpu_usage=self.gpu_usage,
             request_sha256=self.request_sha256,
             response_sha256=self.response_hasher.hexdigest() if self.response_hasher else None,
             response_bytes=self.response_bytes,
+            salt_sha256=hashlib.sha256(self.salt).hexdigest() if self.salt is not None else None,
             agreement_id=self.agreement_id,
             activity_id=self.activity_id,
             authenticated=self.authenticated,

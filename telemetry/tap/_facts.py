@@ -25,6 +25,15 @@ from telemetry.tap._events import (
 )
 
 _PLACEHOLDER_REASONS = frozenset({"load", "unload"})
+MAX_REMOTE_HOST_CHARS = 256
+
+
+def _host(value: object) -> str | None:
+    """A cloud model's `remote_host` (a URL such as https://ollama.com:443), if it is sane."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_REMOTE_HOST_CHARS:
+        if value.isascii() and value.isprintable() and " " not in value:
+            return value
+    return None
 
 
 class Facts:
@@ -42,6 +51,7 @@ class Facts:
         "model",
         "output_tokens",
         "prompt_eval_ns",
+        "remote_host",
         "total_ns",
     )
 
@@ -58,6 +68,7 @@ class Facts:
         self.content_chunks = 0
         self.malformed = False
         self.model: str | None = None
+        self.remote_host: str | None = None
 
     @property
     def tokens_apply(self) -> bool:
@@ -74,6 +85,8 @@ class Facts:
         model = obj.get("model")
         if self.model is None and isinstance(model, str) and model:
             self.model = model
+        if self.remote_host is None and "remote_host" in obj:
+            self.remote_host = _host(obj["remote_host"])
         kind = obj.get("type")
         if isinstance(kind, str) and kind in TYPED_EVENTS:
             content = absorb_typed(self, kind, obj)

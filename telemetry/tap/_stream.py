@@ -64,6 +64,7 @@ class TapResult:
     content_chunks: int
     malformed: bool
     response_model: str | None
+    remote_host: str | None = None
 
 
 class StreamTap:
@@ -251,4 +252,5 @@ class StreamTap:
             content_chunks=facts.content_chunks,
             malformed=facts.malformed,
             response_model=facts.model,
+            remote_host=facts.remote_host,
         )

@@ -169,3 +169,15 @@ class FakeReceipts:
 
     def flush(self, timeout: float = 5.0, *, checkpoint: bool = False) -> bool:
         return True
+
+    def receipt_lookup(self) -> FakeLookup:
+        return FakeLookup()
+
+
+class FakeLookup:
+    """A receipt store that knows no receipt."""
+
+    async def lookup(
+        self, request_id: str, salt: bytes, wait: float
+    ) -> tuple[bytes, bytes | None] | None:
+        return None

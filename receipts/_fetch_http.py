@@ -1,0 +1,120 @@
+"""The requestor's side of the proxy's receipt fetch: the request to send, the answer to read.
+
+    GET {base}/.well-known/ollama-sidecar/receipts/{request_id}?wait=S   X-Receipt-Salt: hex
+
+The path prefix is the proxy's (`telemetry.proxy._receipt_fetch`); it is written here again
+because receipts/ imports nothing but the telemetry core, and a test pins the two together.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from receipts._errors import FetchError, FormatError, NotCoveredError, UnknownReceiptError
+from receipts._proof import TlogProof
+
+RECEIPTS_PREFIX = "/.well-known/ollama-sidecar"
+DEFAULT_SIDECAR = "http://127.0.0.1:11435"
+SALT_HEADER = "X-Receipt-Salt"
+MAX_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class FetchedReceipt:
+    """A signed receipt and its tlog-proof as the sidecar sent them (not verified yet)."""
+
+    request_id: str
+    receipt: bytes
+    proof: bytes
+
+    @property
+    def tlog_proof(self) -> TlogProof:
+        return TlogProof.parse(self.proof)
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """`DIR/REQUEST_ID.json` and `DIR/REQUEST_ID.tlog-proof`, as `receipts export` writes."""
+        stem = urllib.parse.quote(self.request_id, safe="")
+        receipt_path, proof_path = directory / f"{stem}.json", directory / f"{stem}.tlog-proof"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            receipt_path.write_bytes(self.receipt)
+            proof_path.write_bytes(self.proof)
+        except OSError as exc:
+            raise FormatError(f"cannot write to {directory}: {exc.strerror}") from None
+        return receipt_path, proof_path
+
+
+def fetch_request(
+    base_url: str,
+    request_id: str,
+    salt: bytes,
+    wait: float,
+    authorization: str | None = None,
+) -> httpx.Request:
+    """The GET that asks the sidecar at `base_url` for a receipt (waiting up to `wait` s)."""
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise FormatError(f"wait must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
+    path = f"{RECEIPTS_PREFIX}/receipts/{urllib.parse.quote(request_id, safe='')}"
+    headers = {SALT_HEADER: salt.hex(), "Accept": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    timeout = {"connect": 5.0, "read": wait + 10.0, "write": 5.0, "pool": 5.0}
+    return httpx.Request(
+        "GET",
+        base_url.rstrip("/") + path,
+        params={"wait": f"{wait:g}"} if wait else None,
+        headers=headers,
+        extensions={"timeout": timeout},
+    )
+
+
+def _error(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        return "no explanation"
+
+
+def fetched(request_id: str, status: int, body: bytes) -> FetchedReceipt:
+    """Read the sidecar's answer; raises UnknownReceiptError, NotCoveredError or FetchError."""
+    if status == 404:
+        raise UnknownReceiptError(f"{request_id}: no receipt with this request ID and salt")
+    if status == 202:
+        raise NotCoveredError(
+            f"{request_id}: no signed checkpoint covers the receipt yet (wait and ask again)"
+        )
+    if status != 200:
+        raise FetchError(f"the sidecar answered {status}: {_error(body)}")
+    try:
+        data = json.loads(body)
+        receipt = base64.b64decode(data["receipt"], validate=True)
+        proof = base64.b64decode(data["tlog_proof"], validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise FetchError("the sidecar's answer is not a receipt fetch answer") from None
+    return FetchedReceipt(request_id, receipt, proof)
+
+
+def fetch_receipt(
+    request_id: str,
+    salt: bytes,
+    *,
+    base_url: str = DEFAULT_SIDECAR,
+    wait: float = 0.0,
+    authorization: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> FetchedReceipt:
+    """Ask a sidecar for the receipt that `salt` opens (the `receipts fetch` command)."""
+    request = fetch_request(base_url, request_id, salt, wait, authorization)
+    try:
+        with httpx.Client(transport=transport) as client:
+            response = client.send(request)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"cannot reach the sidecar at {base_url}: {exc}") from None
+    return fetched(request_id, response.status_code, response.content)
