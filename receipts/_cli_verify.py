@@ -3,6 +3,8 @@
     receipts verify REQUEST_ID...            from the log (file or admin API)
     receipts verify --all                    every receipt in the log
     receipts verify --proof P --receipt R --key VKEY    fully offline, from exported files
+        [--salt HEX --request FILE --response FILE]     ...and the receipt commits to these
+                                                        exact bytes (SHA-256(salt ‖ bytes))
 
 Every mode takes a witness policy, `--witness VKEY` (repeatable) and `--quorum N`: the
 checkpoint must carry at least N valid cosignatures by those witnesses.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from receipts import _cli_policy
 from receipts._cli_source import LogSource, resolve_key
+from receipts._commitments import commitment, parse_salt, verify_fetched
 from receipts._cosign import NO_WITNESSES, WitnessPolicy
 from receipts._errors import FormatError, ReceiptsError, VerificationError
 from receipts._keys import VerifierKey
@@ -50,6 +53,9 @@ def add_parser(
     p.add_argument("--receipt", type=Path, help="a signed receipt .json file (offline mode)")
     p.add_argument("--key", action="append", help="the provider's verifier key string")
     _cli_policy.add_arguments(p)
+    p.add_argument("--salt", metavar="HEX", help="the X-Receipt-Salt of the exchange (offline)")
+    p.add_argument("--request", type=Path, metavar="FILE", help="the exact request body sent")
+    p.add_argument("--response", type=Path, metavar="FILE", help="the exact response body")
 
 
 def verify_entry(
@@ -85,13 +91,35 @@ def _read(path: Path, what: str) -> bytes:
 def _offline(args: argparse.Namespace, policy: WitnessPolicy) -> list[Result]:
     if not (args.proof and args.receipt and args.key):
         raise FormatError("offline verification needs --proof FILE, --receipt FILE and --key VKEY")
+    if (args.request or args.response) and not args.salt:
+        raise FormatError("--request and --response need --salt HEX")
     key = resolve_key(args.key, None)
     raw = _read(args.receipt, "receipt")
     proof = TlogProof.parse(_read(args.proof, "proof"))
+    salt = parse_salt(args.salt) if args.salt else None
+    digests = {
+        name: commitment(salt, _read(path, f"{name} file"))
+        for name, path in (("request", args.request), ("response", args.response))
+        if salt is not None and path is not None
+    }
     try:
-        return [Result(str(args.receipt), True, verify_entry(raw, proof, key, None, policy))]
+        verified = verify_fetched(
+            raw,
+            proof,
+            key,
+            salt=salt,
+            request_sha256=digests.get("request"),
+            response_sha256=digests.get("response"),
+            policy=policy,
+        )
     except VerificationError as exc:
         return [Result(str(args.receipt), False, str(exc))]
+    text = f"index {verified.index} in checkpoint of size {verified.checkpoint.size}"
+    if policy.keys:
+        text += f", cosigned by {len(verified.witnesses)} witnesses"
+    if digests:
+        text += "; commits to the " + " and ".join(digests) + " bytes given"
+    return [Result(str(args.receipt), True, text)]
 
 
 def _by_id(

@@ -144,20 +144,20 @@ def _key(key: VerifierKey | str) -> VerifierKey:
 def _verify(
     exchange: RecordedExchange, receipt: FetchedReceipt, key: VerifierKey | str
 ) -> Verified:
-    if exchange.response_sha256 is None:
-        raise ReceiptsError(
-            f"{exchange.request_id}: the response was not read to the end, so it cannot be "
-            "compared with what the proxy committed to"
+    try:
+        return verify_fetched(
+            receipt.receipt,
+            receipt.tlog_proof,
+            _key(key),
+            request_id=exchange.request_id,
+            salt=exchange.salt,
+            request_sha256=exchange.request_sha256,
+            response_sha256=exchange.response_sha256,
         )
-    return verify_fetched(
-        receipt.receipt,
-        receipt.tlog_proof,
-        _key(key),
-        request_id=exchange.request_id,
-        salt=exchange.salt,
-        request_sha256=exchange.request_sha256,
-        response_sha256=exchange.response_sha256,
-    )
+    except CommitmentError as exc:
+        if exchange.response_complete:
+            raise
+        raise CommitmentError(f"{exc} (the client closed the response before its end)") from None
 
 
 class _HashedStream(httpx.SyncByteStream):

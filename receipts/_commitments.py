@@ -2,10 +2,11 @@
 
 `verify_fetched` is the one place a requestor's verification happens, for the CLI and the
 Python API alike: the receipt signature by the provider's key, the inclusion proof against the
-provider's signed checkpoint, that the receipt names the request ID asked for, that it commits
-to the salt the proxy gave (`salt_sha256`), and that `request_sha256` and `response_sha256`
-equal SHA-256(salt ‖ bytes) of what the requestor itself sent and received. Each failure
-raises a `VerificationError` that names the check.
+provider's signed checkpoint, the witness policy's cosignatures on that checkpoint, that the
+receipt names the request ID asked for, that it commits to the salt the proxy gave
+(`salt_sha256`), and that `request_sha256` and `response_sha256` equal SHA-256(salt ‖ bytes)
+of what the requestor itself sent and received. Each failure raises a `VerificationError` that
+names the check.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from receipts._cosign import NO_WITNESSES, WitnessPolicy
 from receipts._errors import CommitmentError, FormatError, VerificationError
 from receipts._keys import VerifierKey
 from receipts._note import Checkpoint
@@ -47,6 +49,7 @@ class Verified:
     receipt: SignedReceipt
     checkpoint: Checkpoint
     index: int
+    witnesses: tuple[VerifierKey, ...] = ()
 
     @property
     def request_id(self) -> str:
@@ -86,15 +89,18 @@ def verify_fetched(
     salt: bytes | None = None,
     request_sha256: str | None = None,
     response_sha256: str | None = None,
+    policy: WitnessPolicy = NO_WITNESSES,
 ) -> Verified:
-    """Verify a receipt and its proof; with `salt`, also its commitments. Raises on failure."""
+    """Verify a receipt and its proof; with `salt`, also its commitments; with a witness
+    `policy`, the checkpoint's cosignatures (QuorumError when too few). Raises on failure."""
     receipt = SignedReceipt.parse(raw)
     verify_receipt(receipt, key)
     if request_id is not None and receipt.request_id != request_id:
         raise VerificationError(f"the receipt is for request {receipt.request_id!r}")
     checkpoint = verify_tlog_proof(proof, raw, key)
+    witnesses = tuple(policy.check(proof.checkpoint))
     if salt is not None:
         check_commitments(
             receipt.body, salt, request_sha256=request_sha256, response_sha256=response_sha256
         )
-    return Verified(receipt, checkpoint, proof.index)
+    return Verified(receipt, checkpoint, proof.index, witnesses)

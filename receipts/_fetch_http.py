@@ -14,11 +14,13 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from receipts._errors import FetchError, FormatError, NotCoveredError, UnknownReceiptError
 from receipts._proof import TlogProof
+
+if TYPE_CHECKING:  # httpx is imported by the calls that use it: `receipts` stays light
+    import httpx
 
 RECEIPTS_PREFIX = "/.well-known/ollama-sidecar"
 DEFAULT_SIDECAR = "http://127.0.0.1:11435"
@@ -59,6 +61,8 @@ def fetch_request(
     authorization: str | None = None,
 ) -> httpx.Request:
     """The GET that asks the sidecar at `base_url` for a receipt (waiting up to `wait` s)."""
+    import httpx
+
     if not 0 <= wait <= MAX_WAIT_SECONDS:
         raise FormatError(f"wait must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
     path = f"{RECEIPTS_PREFIX}/receipts/{urllib.parse.quote(request_id, safe='')}"
@@ -111,6 +115,8 @@ def fetch_receipt(
     transport: httpx.BaseTransport | None = None,
 ) -> FetchedReceipt:
     """Ask a sidecar for the receipt that `salt` opens (the `receipts fetch` command)."""
+    import httpx
+
     request = fetch_request(base_url, request_id, salt, wait, authorization)
     try:
         with httpx.Client(transport=transport) as client:

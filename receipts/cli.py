@@ -3,7 +3,9 @@
 
 Exit codes: 0 everything verified, 1 a verification failed (or an unknown request ID),
 2 usage or input error (bad arguments, malformed file or key, missing or unreadable database,
-sidecar unreachable). Human lines go to stderr, `--json` output to stdout; tracebacks only with -v.
+sidecar unreachable). `fetch` exits 1 for an unknown request ID or a wrong salt (the same
+answer) and for a receipt no checkpoint covers yet. Human lines go to stderr, `--json` output
+to stdout; tracebacks only with -v.
 
 The log is read from `DATA_DIR/receipts.duckdb` while the sidecar is stopped, and through the
 admin API while it runs (it holds the database); `--admin URL` always uses the API.
@@ -21,6 +23,7 @@ from receipts import (
     _cli_audit,
     _cli_checkpoint,
     _cli_export,
+    _cli_fetch,
     _cli_keys,
     _cli_list,
     _cli_monitor,
@@ -71,6 +74,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _cli_verify.add_parser(sub, parent)
     _cli_export.add_parser(sub, parent)
+    _cli_fetch.add_parser(sub, parent)
     _cli_keys.add_parsers(sub, parent)
     _cli_show.add_parser(sub, parent)
     _cli_list.add_parser(sub, parent)
@@ -84,6 +88,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 _COMMANDS: dict[str, tuple[Command, Callable[[argparse.Namespace], bool]]] = {
     "verify": (_cli_verify.run, _cli_verify.needs_source),
     "export": (_cli_export.run, lambda _: True),
+    "fetch": (_cli_fetch.run, lambda _: False),
     "keygen": (_cli_keys.run_keygen, lambda _: False),
     "pubkey": (_cli_keys.run_pubkey, lambda _: False),
     "show": (_cli_show.run, lambda _: True),
