@@ -4,6 +4,8 @@ is fetched and verified against the requestor's own bytes; one changed byte is c
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -158,3 +160,26 @@ async def test_a_recorded_exchange_with_another_salt_is_caught(stack: Stack) -> 
             salt=exchange.salt,
             request_sha256=commitment(exchange.salt, b'{"model":"other"}'),
         )
+
+
+def readme_example() -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = text.split("<!-- requestor-example", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+async def test_the_readme_lines_run_as_written(stack: Stack, tmp_path: Path) -> None:
+    script = tmp_path / "requestor.py"
+    script.write_text(readme_example())
+    assert len([line for line in script.read_text().splitlines() if line.strip()]) <= 10
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        env={**os.environ, "SIDECAR_URL": stack.url, "PROVIDER_KEY": stack.key},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert b"is in checkpoint" in out
