@@ -5,6 +5,9 @@
     receipts verify --proof P --receipt R --key VKEY    fully offline, from exported files
         [--salt HEX --request FILE --response FILE]     ...and the receipt commits to these
                                                         exact bytes (SHA-256(salt ‖ bytes))
+    receipts verify --bundle DIR --key VKEY             an agreement's bundle, offline, and its
+        [--debit-note F --agreement F [--tolerance %]]  summary; with a Golem debit note and the
+                                                        agreement: is the bill backed by receipts
 
 Every mode takes a witness policy, `--witness VKEY` (repeatable) and `--quorum N`: the
 checkpoint must carry at least N valid cosignatures by those witnesses.
@@ -20,18 +23,23 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from receipts import _cli_policy
+from receipts._bundle import read_bundle
+from receipts._cli_agreement import print_usage
 from receipts._cli_source import LogSource, resolve_key
 from receipts._commitments import commitment, parse_salt, verify_fetched
 from receipts._cosign import NO_WITNESSES, WitnessPolicy
 from receipts._errors import FormatError, ReceiptsError, VerificationError
+from receipts._golem_bill import Agreement, DebitNote, compare, load_json
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree, leaf_hash, verify_inclusion
 from receipts._note import open_checkpoint
 from receipts._proof import TlogProof, verify_tlog_proof
 from receipts._receipt import SignedReceipt, verify_receipt
+from receipts._usage import usage_of
 
 _PAGE = 10_000
 
@@ -56,6 +64,16 @@ def add_parser(
     p.add_argument("--salt", metavar="HEX", help="the X-Receipt-Salt of the exchange (offline)")
     p.add_argument("--request", type=Path, metavar="FILE", help="the exact request body sent")
     p.add_argument("--response", type=Path, metavar="FILE", help="the exact response body")
+    p.add_argument("--bundle", type=Path, metavar="DIR", help="an agreement's receipts bundle")
+    p.add_argument("--debit-note", type=Path, metavar="FILE", help="a yagna debit note (JSON)")
+    p.add_argument("--agreement", type=Path, metavar="FILE", help="the yagna agreement (JSON)")
+    p.add_argument(
+        "--tolerance",
+        type=Decimal,
+        default=Decimal(1),
+        metavar="PERCENT",
+        help="how far a billed counter may exceed the receipts (default 1%%)",
+    )
 
 
 def verify_entry(
@@ -196,9 +214,38 @@ def _all(source: LogSource, key: VerifierKey, policy: WitnessPolicy) -> list[Res
     return results
 
 
+def _bundle(args: argparse.Namespace, policy: WitnessPolicy) -> list[Result]:
+    if not args.key:
+        raise FormatError("--bundle needs --key VKEY")
+    if (args.debit_note is None) != (args.agreement is None):
+        raise FormatError("--debit-note and --agreement go together")
+    if not args.tolerance.is_finite() or args.tolerance < 0:
+        raise FormatError("--tolerance must be a non-negative percentage")
+    bill = None
+    if args.debit_note is not None:  # read both before any work: malformed input exits 2
+        bill = (
+            Agreement.from_json(load_json(args.agreement, "agreement")),
+            DebitNote.from_json(load_json(args.debit_note, "debit note")),
+        )
+    agreement_id, bodies, checked = read_bundle(args.bundle, resolve_key(args.key, None), policy)
+    results = [Result(r.name, r.ok, r.reason) for r in checked]
+    usage = usage_of(agreement_id, bodies)
+    print_usage(usage, args.json)
+    if bill is not None:
+        checks = compare(*bill, agreement_id, usage.counters(), args.tolerance / 100)
+        results += [
+            Result(f"debit note {bill[1].debit_note_id}", not c.over, c.line) for c in checks
+        ]
+    return results
+
+
 def run(args: argparse.Namespace, source: LogSource | None) -> int:
     policy = _cli_policy.policy(args)
-    if args.proof or args.receipt:
+    if args.bundle:
+        results = _bundle(args, policy)
+    elif args.debit_note or args.agreement:
+        raise FormatError("--debit-note and --agreement need --bundle DIR")
+    elif args.proof or args.receipt:
         results = _offline(args, policy)
     else:
         if not args.all and not args.request_ids:
@@ -211,7 +258,7 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
             results = _by_id(source, key, args.request_ids, policy)
     for r in results:
         print(f"{'OK' if r.ok else 'FAIL'}: {r.name}: {r.reason}", file=sys.stderr)
-        if args.json:
+        if args.json and not args.bundle:
             print(json.dumps({"id": r.name, "ok": r.ok, "reason": r.reason}))
     failed = sum(not r.ok for r in results)
     if args.all:
@@ -220,4 +267,4 @@ def run(args: argparse.Namespace, source: LogSource | None) -> int:
 
 
 def needs_source(args: argparse.Namespace) -> bool:
-    return not (args.proof or args.receipt)
+    return not (args.proof or args.receipt or args.bundle)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from receipts import (
+    _cli_agreement,
     _cli_audit,
     _cli_checkpoint,
     _cli_export,
@@ -82,6 +83,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     _cli_audit.add_parser(sub, parent)
     _cli_witness.add_parser(sub, parent)
     _cli_monitor.add_parser(sub, parent)
+    _cli_agreement.add_parser(sub, parent)
     return parser, parent
 
 
@@ -97,6 +99,7 @@ _COMMANDS: dict[str, tuple[Command, Callable[[argparse.Namespace], bool]]] = {
     "audit": (_cli_audit.run, lambda _: True),
     "witness": (_cli_witness.run, lambda _: False),
     "monitor": (_cli_monitor.run, lambda _: False),
+    "agreement": (_cli_agreement.run, lambda _: True),
 }
 
 
