@@ -164,7 +164,9 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
     Tier(
         name="gpu-8gb",
         min_vram_gib=8,
-        models=("*:4b*", "*:7b*", "*:8b*", "*:9b*", "*:12b*"),
+        # Cloud models (Ollama names them `*-cloud` / `*:cloud`) run on someone else's GPUs at
+        # 8B-class speed whatever their size: this tier's budgets (docs/decisions/0002).
+        models=("*-cloud", "*:cloud", "*:4b*", "*:7b*", "*:8b*", "*:9b*", "*:12b*"),
         p50_seconds=4.0,
         p95_seconds=15.0,
         ttft_p95_seconds=2.0,

@@ -42,6 +42,10 @@ class EmulatedModel:
     context_length: int = 4096
     embedding_only: bool = False
     modified_at: str = "2025-11-20T09:15:42.123456789Z"
+    # A cloud model (Ollama's `remote_model`/`remote_host`): served by another host, so it
+    # shows in /api/tags and /api/show and on every streamed line, never in /api/ps.
+    remote_model: str = ""
+    remote_host: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or any(c.isspace() for c in self.name):
@@ -56,6 +60,13 @@ class EmulatedModel:
             raise ConfigError(f"models.vram_fraction: {self.name}: must be between 0 and 1")
         if self.context_length <= 0:
             raise ConfigError(f"models.context_length: {self.name}: must be > 0")
+
+    @property
+    def remote(self) -> dict[str, str]:
+        """The `remote_model`/`remote_host` fields Ollama adds for a cloud model (else none)."""
+        if not self.remote_host:
+            return {}
+        return {"remote_model": self.remote_model, "remote_host": self.remote_host}
 
     @property
     def size_vram(self) -> int:
@@ -121,6 +132,17 @@ DEFAULT_MODELS: tuple[EmulatedModel, ...] = (
         family="llama",
         quantization="Q4_K_M",
         vram_fraction=0.52,
+    ),
+    EmulatedModel(
+        name="gpt-oss:120b-cloud",
+        digest="569662207105c6d3d4f1bb1ac85d2bdd40e7b9fd9b4a0ae5e8d5a0e4c7ad9e21",
+        size=384,
+        parameter_size="116.8B",
+        family="gptoss",
+        quantization="MXFP4",
+        vram_fraction=0.0,
+        remote_model="gpt-oss:120b",
+        remote_host="https://ollama.com:443",
     ),
     EmulatedModel(
         name="nomic-embed-text:latest",

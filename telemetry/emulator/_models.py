@@ -60,6 +60,7 @@ def _listing(model: EmulatedModel) -> dict[str, Any]:
     return {
         "name": model.name,
         "model": model.name,
+        **model.remote,
         "modified_at": model.modified_at,
         "size": model.size,
         "digest": model.digest,
@@ -93,6 +94,7 @@ async def show(request: web.Request) -> web.Response:
                 f"{family}.embedding_length": 4096,
             },
             "capabilities": capabilities,
+            **model.remote,
             "modified_at": model.modified_at,
         }
     )

@@ -139,7 +139,7 @@ async def _load_only(
 def _final(
     gen: Generation, name: str, seed: int, *, chat: bool, text: str = "", thinking: str = ""
 ) -> dict[str, Any]:
-    obj: dict[str, Any] = {"model": name, "created_at": go_time()}
+    obj: dict[str, Any] = {"model": name, **gen.model.remote, "created_at": go_time()}
     if chat:
         message = {"role": "assistant", "content": text}
         if thinking:
@@ -173,7 +173,8 @@ async def _stream(
         error_chunk=b'{"error":"emulated fault: error_midstream"}\n',
         garbage_chunk=b"\xff\xfe<html>502 Bad Gateway</html> not JSON\n",
     )
-    prefix = b'{"model":' + dumps(name) + b',"created_at":"'
+    remote = dumps(gen.model.remote)[1:-1]
+    prefix = b'{"model":' + dumps(name) + (b"," + remote if remote else b"") + b',"created_at":"'
     if chat:
         answer = b'","message":{"role":"assistant","content":'
         thought = b'","message":{"role":"assistant","content":"","thinking":'

@@ -116,6 +116,8 @@ class EmulatorState:
     def ps_json(self) -> dict[str, Any]:
         models = []
         for model, expiry in self.running():
+            if model.remote_host:
+                continue  # a cloud model runs elsewhere: Ollama never lists it as loaded
             shown = time.time() + _FOREVER_SECONDS if math.isinf(expiry) else expiry
             models.append(
                 {
