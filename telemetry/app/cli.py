@@ -81,6 +81,12 @@ def _tls() -> Subcommand:
     return cli
 
 
+def _golem() -> Subcommand:
+    from telemetry.app.golem import cli
+
+    return cli
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[], Subcommand], str]] = {
     "serve": (_serve, "run the transparent proxy in front of Ollama"),
     "emulate": (_emulate, "run the Ollama API emulator"),
@@ -92,6 +98,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[], Subcommand], str]] = {
     "models": (_models, "pre-pull and warm a tier's models (models warm)"),
     "service": (_service, "install or uninstall the systemd / launchd services"),
     "tls": (_tls, "make certificates for TLS and mTLS (dev-certs DIR)"),
+    "golem": (_golem, "Golem offer properties and demand constraints"),
 }
 
 
