@@ -22,6 +22,7 @@ COVERED_ELSEWHERE = {
     "telemetry/core/metric_names.py": ("tests/telemetry/observe/test_metrics.py", "constants only"),
     "exporters/_source.py": ("tests/exporters/test_sampler.py", "protocol and fake source"),
     "exporters/metric_names.py": ("tests/exporters/test_collector.py", "constants only"),
+    "receipts/_bundle.py": ("tests/receipts/test_cli_agreement.py", "written and read by the CLI"),
     "receipts/_cli_audit.py": ("tests/receipts/test_cli.py", "CLI subcommands as subprocesses"),
     "receipts/_cli_checkpoint.py": ("tests/receipts/test_cli.py", "CLI subcommands"),
     "receipts/_cli_export.py": ("tests/receipts/test_cli.py", "CLI subcommands"),
