@@ -89,7 +89,7 @@ async def test_runtime_config_get_put(emu: EmulatorServer) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(emu.url + "/_emulator/config") as resp:
             before = await resp.json()
-        assert before["ttft_seconds"] == 0.0 and len(before["models"]) == 5
+        assert before["ttft_seconds"] == 0.0 and len(before["models"]) == 6  # 5 local, 1 cloud
         update = {"output_tokens": 2, "fault": "busy", "fault_models": ["qwen*"]}
         async with session.put(emu.url + "/_emulator/config", json=update) as resp:
             after = await resp.json()

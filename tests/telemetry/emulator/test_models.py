@@ -48,7 +48,8 @@ async def test_root_version_and_tags_raw(emu: EmulatorServer) -> None:
 async def test_default_models_look_real() -> None:
     for model in DEFAULT_MODELS:
         assert len(model.digest) == 64 and int(model.digest, 16) >= 0
-        assert model.size > 100_000_000
+        # a cloud model's weights are elsewhere: Ollama lists only its small manifest
+        assert model.size > 100_000_000 or model.remote_host
     assert {m.name for m in DEFAULT_MODELS} >= {
         "llama3.2:3b",
         "llama3.3:70b",
