@@ -54,6 +54,23 @@ def test_first_error_and_first_model_win() -> None:
     assert (facts.model, facts.error) == ("a", "first")
 
 
+@pytest.mark.parametrize(
+    ("value", "learned"),
+    [
+        ("https://ollama.com:443", "https://ollama.com:443"),
+        ("", None),
+        (42, None),
+        ("bad host", None),
+        ("h\u00e9", None),
+        ("x" * 257, None),
+    ],
+)
+def test_remote_host_is_learned_only_when_sane(value: object, learned: str | None) -> None:
+    facts = Facts()
+    facts.absorb({"model": "gpt-oss:120b-cloud", "remote_host": value})
+    assert facts.remote_host == learned
+
+
 def _payloads(stream: wire.Stream) -> list[bytes]:
     if stream.framing is Framing.NDJSON:
         return [u.rstrip(b"\n") for u in stream.units]
