@@ -30,6 +30,7 @@ from exporters._ollama import (
     OllamaView,
     model_key,
     parse_ps,
+    parse_remote_hosts,
     parse_tags,
     parse_version,
 )
@@ -84,6 +85,7 @@ class GpuMonitor:
         self._view: OllamaView | None = None
         self._residency: dict[str, ModelResidency] = {}
         self._digests: dict[str, str] = {}
+        self._remote: dict[str, str] = {}
         self._wanted: dict[str, float] = {}
         # Wanted models already looked up in /api/tags, and the current fast-poll spacing: it
         # doubles while models stay wanted, so an unknown model (or a client sending many) costs
@@ -165,6 +167,9 @@ class GpuMonitor:
 
     def placement(self, model: str) -> Placement:
         key = model_key(model)
+        remote = self._remote.get(key)
+        if remote is not None:  # a cloud model: Ollama forwards it, no local GPU or CPU runs it
+            return Placement(Processor.REMOTE, remote_host=remote)
         residency = self._residency.get(key)
         if residency is None:
             self._want(key)
@@ -256,7 +261,8 @@ class GpuMonitor:
                 if now >= next_tags or any(
                     k not in self._digests and k not in self._looked_up for k in self._wanted
                 ):
-                    self._digests = parse_tags(await self._ollama.get_json("/api/tags"))
+                    tags = await self._ollama.get_json("/api/tags")
+                    self._digests, self._remote = parse_tags(tags), parse_remote_hosts(tags)
                     self._looked_up = set(self._wanted)
                     next_tags = now + _TAGS_EVERY_SECONDS
                 if self._view is not None and not self._view.up:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from exporters._errors import ExporterError
+from telemetry.core._record import remote_host_of
 
 
 class OllamaUnavailable(ExporterError):
@@ -106,6 +107,17 @@ def parse_tags(body: object) -> dict[str, str]:
             if isinstance(name, str) and isinstance(digest, str) and digest:
                 digests[model_key(name)] = digest
     return digests
+
+
+def parse_remote_hosts(body: object) -> dict[str, str]:
+    """`/api/tags` → {model key: remote_host} for cloud models (served by another host)."""
+    hosts = {}
+    models = body.get("models") if isinstance(body, Mapping) else None
+    for item in models if isinstance(models, list) else ():
+        if isinstance(item, Mapping) and isinstance(name := item.get("name"), str):
+            if (host := remote_host_of(item.get("remote_host"))) is not None:
+                hosts[model_key(name)] = host
+    return hosts
 
 
 def parse_version(body: object) -> str | None:

@@ -55,6 +55,16 @@ class Placement:
 
 
 UNKNOWN_PLACEMENT = Placement(Processor.UNKNOWN)
+MAX_REMOTE_HOST_CHARS = 256
+
+
+def remote_host_of(value: object) -> str | None:
+    """A cloud model's `remote_host` from Ollama (e.g. https://ollama.com:443) if it is sane:
+    a non-empty printable ASCII string without spaces, at most 256 characters."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_REMOTE_HOST_CHARS:
+        if value.isascii() and value.isprintable() and " " not in value:
+            return value
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import cast
 
+from telemetry.core._record import remote_host_of
 from telemetry.tap._events import (
     MAX_ERROR_CHARS,
     RESPONSES_DELTAS,
@@ -25,15 +26,6 @@ from telemetry.tap._events import (
 )
 
 _PLACEHOLDER_REASONS = frozenset({"load", "unload"})
-MAX_REMOTE_HOST_CHARS = 256
-
-
-def _host(value: object) -> str | None:
-    """A cloud model's `remote_host` (a URL such as https://ollama.com:443), if it is sane."""
-    if isinstance(value, str) and 0 < len(value) <= MAX_REMOTE_HOST_CHARS:
-        if value.isascii() and value.isprintable() and " " not in value:
-            return value
-    return None
 
 
 class Facts:
@@ -86,7 +78,7 @@ class Facts:
         if self.model is None and isinstance(model, str) and model:
             self.model = model
         if self.remote_host is None and "remote_host" in obj:
-            self.remote_host = _host(obj["remote_host"])
+            self.remote_host = remote_host_of(obj["remote_host"])
         kind = obj.get("type")
         if isinstance(kind, str) and kind in TYPED_EVENTS:
             content = absorb_typed(self, kind, obj)

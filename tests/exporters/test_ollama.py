@@ -5,9 +5,29 @@ import socket
 import pytest
 
 from exporters import AiohttpOllamaClient, ModelResidency, OllamaUnavailable
-from exporters._ollama import model_key, parse_ps, parse_tags, parse_version
+from exporters._ollama import (
+    model_key,
+    parse_ps,
+    parse_remote_hosts,
+    parse_tags,
+    parse_version,
+)
 from exporters.testing import FakeOllamaClient
 from telemetry.emulator import EmulatorConfig, EmulatorServer
+
+
+def test_cloud_models_are_known_by_their_remote_host() -> None:
+    tags = {
+        "models": [
+            {"name": "gpt-oss:120b-cloud", "remote_model": "gpt-oss:120b",
+             "remote_host": "https://ollama.com:443"},
+            {"name": "llama3.1:8b", "digest": "a" * 64},
+            {"name": "odd-cloud", "remote_host": "not a host"},
+            "garbage",
+        ]
+    }  # fmt: skip
+    assert parse_remote_hosts(tags) == {"gpt-oss:120b-cloud": "https://ollama.com:443"}
+    assert parse_remote_hosts({"models": None}) == parse_remote_hosts([]) == {}
 
 
 def test_model_key_names_latest_explicitly() -> None:

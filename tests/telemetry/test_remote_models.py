@@ -3,6 +3,7 @@ in its signed receipt (with the remote host) and in the metrics, never `gpu` or 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -14,8 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from exporters import FakeGpuSource, GpuMonitor, fake_reading
 from receipts import ReceiptService
-from telemetry import load_config
-from telemetry._sidecar import Components, Sidecar
+from telemetry import Processor, load_config
+from telemetry.app._sidecar import Components, Sidecar
 from telemetry.emulator import EmulatorConfig, EmulatorServer
 
 CLOUD = "gpt-oss:120b-cloud"
@@ -57,6 +58,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[Sidecar, CollectorRegistr
                     "log_requests": False,
                 },
                 "receipts": {"flush_interval_seconds": 0.02},
+                "gpu": {"ollama_poll_interval_seconds": 0.05},
             },
         )
         registry = CollectorRegistry()
@@ -99,3 +101,27 @@ async def test_a_cloud_model_request_is_remote_work(
     assert not registry.get_sample_value(
         "ollama_sidecar_requests_by_processor_total", {"processor": "gpu", "tier": "gpu-8gb"}
     )
+
+
+async def test_openai_route_to_a_cloud_model_is_remote_from_the_tags(
+    stack: tuple[Sidecar, CollectorRegistry],
+) -> None:
+    """Ollama's OpenAI shapes carry no `remote_host`: the monitor knows it from /api/tags."""
+    sidecar, _ = stack
+    assert sidecar.gpu is not None
+    sidecar.gpu.note_request(CLOUD)
+    async with asyncio.timeout(10):
+        while sidecar.gpu.placement(CLOUD).processor is not Processor.REMOTE:
+            await asyncio.sleep(0.05)
+    url = f"http://127.0.0.1:{sidecar.listen_port}"
+    body = {"model": CLOUD, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/v1/chat/completions", json=body) as reply:
+            assert b"remote_host" not in await reply.read()
+            request_id = reply.headers["X-Request-ID"]
+        assert sidecar.receipts.flush(5.0)
+        admin = f"http://127.0.0.1:{sidecar.admin_port}"
+        async with session.get(f"{admin}/receipts/receipt/{request_id}") as reply:
+            stored = (await reply.json())["receipt"]
+    placement = json.loads(base64.b64decode(stored["raw"]))["receipt"]["placement"]
+    assert placement == {"processor": "remote", "remote_host": HOST}
