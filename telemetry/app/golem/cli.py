@@ -16,14 +16,14 @@ import json
 import os
 from pathlib import Path
 
-from telemetry.core._config import Config, load_config
-from telemetry.core._errors import ConfigError
 from telemetry.app.golem._properties import (
     VENDORS,
     LogIdentity,
     demand_for,
     offer_properties,
 )
+from telemetry.core._config import Config, load_config
+from telemetry.core._errors import ConfigError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
