@@ -105,7 +105,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     data = tmp_path_factory.mktemp("data")
-    service = ReceiptService(config(data))
+    # per-request agreement IDs: each request names its own (X-Golem-Agreement-Id)
+    service = ReceiptService(config(data, trust_client_agreement_header=True))
     service.start()
     for i, (start, end, processor) in enumerate(REQUESTS):
         service.submit(

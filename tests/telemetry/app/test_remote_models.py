@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters import FakeGpuSource, GpuMonitor, fake_reading
+from exporters import GpuMonitor
+from exporters.testing import FakeGpuSource, fake_reading
 from receipts import ReceiptService
 from telemetry import Processor, load_config
 from telemetry.app._sidecar import Components, Sidecar

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from exporters import fake_reading
 from exporters._sampler import GpuSnapshot
 from exporters._source import SourceInfo
+from exporters.testing import fake_reading
 from telemetry import load_config
 from telemetry.app.golem._properties import LogIdentity, demand_for, offer_properties
 
