@@ -100,6 +100,7 @@ async def test_ollama_paths_of_the_same_shape_still_go_to_ollama(tmp_path: Path)
 async def test_the_bearer_token_is_required_here_too(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("s3cret\n")
+    token.chmod(0o600)
     async with (
         requestor_stack(tmp_path, auth_token_file=token) as stack,
         aiohttp.ClientSession() as session,

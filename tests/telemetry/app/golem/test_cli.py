@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "golem", *args],
+        [sys.executable, "-m", "telemetry.app.cli", "golem", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
