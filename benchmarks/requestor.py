@@ -10,12 +10,14 @@ Starts the emulator and a sidecar (receipts on) as subprocesses. Two tables:
 2. From the end of a request to a fetched receipt covered by a checkpoint (p50/p99): one fetch
    with `wait=10` (the proxy holds the answer until the log's next checkpoint), and polling
    without wait (a fetch every 50 ms until it answers 200). The log checkpoints every
-   `--checkpoint-interval` seconds, so both are bounded by it.
+   `--checkpoint-interval` seconds, so both are bounded by it; requests start at a random
+   phase of that interval.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import time
@@ -58,11 +60,15 @@ def transport_cost(
     return results
 
 
-def time_to_receipt(url: str, samples: int, *, wait: bool) -> list[float]:
+def time_to_receipt(url: str, samples: int, interval: float, *, wait: bool) -> list[float]:
     transport = RecordingTransport()
     client = ollama.Client(host=url, transport=transport)
     latencies = []
+    pacing = random.Random(7)
     for _ in range(samples):
+        # A random phase against the log's checkpoint clock: otherwise each request would
+        # start right after the checkpoint the previous one waited for.
+        time.sleep(pacing.uniform(0, interval))
         client.generate("llama3.1:8b", "hi", options={"num_predict": 4})
         ended = time.perf_counter()
         exchange = transport.last
@@ -132,7 +138,7 @@ def main() -> int:
               f"checkpoint every {args.checkpoint_interval:g} s)")  # fmt: skip
         print(f"{'fetch':24} {'p50 ms':>11} {'p99 ms':>11}")
         for name, wait in (("one fetch, wait=10", True), ("polling every 50 ms", False)):
-            latencies = time_to_receipt(url, args.samples, wait=wait)
+            latencies = time_to_receipt(url, args.samples, args.checkpoint_interval, wait=wait)
             p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
             print(f"{name:24} {ms(p50):>11} {ms(p99):>11}")
     finally:
