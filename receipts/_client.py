@@ -20,13 +20,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
 from receipts._commitments import Verified, verify_fetched
-from receipts._errors import UnknownReceiptError
+from receipts._cosign import WitnessPolicy
+from receipts._errors import CommitmentError, UnknownReceiptError
 from receipts._fetch_http import SALT_HEADER, FetchedReceipt, fetch_request, fetched
 from receipts._keys import VerifierKey
 
@@ -137,12 +138,21 @@ class _Book:
             return list(self._exchanges.values())
 
 
-def _key(key: VerifierKey | str) -> VerifierKey:
+Key = VerifierKey | str
+
+
+def _key(key: Key) -> VerifierKey:
     return key if isinstance(key, VerifierKey) else VerifierKey.parse(key)
 
 
+def _policy(witnesses: Sequence[Key], quorum: int | None) -> WitnessPolicy:
+    """At least `quorum` (default: all) of `witnesses` must have cosigned the checkpoint."""
+    keys = tuple(_key(k) for k in witnesses)
+    return WitnessPolicy(keys, len(keys) if quorum is None else quorum)
+
+
 def _verify(
-    exchange: RecordedExchange, receipt: FetchedReceipt, key: VerifierKey | str
+    exchange: RecordedExchange, receipt: FetchedReceipt, key: Key, policy: WitnessPolicy
 ) -> Verified:
     try:
         return verify_fetched(
@@ -153,6 +163,7 @@ def _verify(
             salt=exchange.salt,
             request_sha256=exchange.request_sha256,
             response_sha256=exchange.response_sha256,
+            policy=policy,
         )
     except CommitmentError as exc:
         if exchange.response_complete:
@@ -249,11 +260,19 @@ class RecordingTransport(httpx.BaseTransport):
         return fetched(request_id, response.status_code, body)
 
     def verify(
-        self, request_id: str, key: VerifierKey | str, *, wait: float = DEFAULT_WAIT_SECONDS
+        self,
+        request_id: str,
+        key: Key,
+        *,
+        wait: float = DEFAULT_WAIT_SECONDS,
+        witnesses: Sequence[Key] = (),
+        quorum: int | None = None,
     ) -> Verified:
-        """Fetch and verify: signature, inclusion, request ID, salt, both commitments."""
+        """Fetch and verify: signature, inclusion, request ID, salt, both commitments, and
+        cosignatures by at least `quorum` (default: all) of `witnesses` (QuorumError)."""
         exchange = self._book.get(request_id)
-        return _verify(exchange, self.fetch(request_id, wait=wait), key)
+        policy = _policy(witnesses, quorum)
+        return _verify(exchange, self.fetch(request_id, wait=wait), key, policy)
 
     def close(self) -> None:
         self._inner.close()
@@ -303,10 +322,17 @@ class AsyncRecordingTransport(httpx.AsyncBaseTransport):
         return fetched(request_id, response.status_code, body)
 
     async def verify(
-        self, request_id: str, key: VerifierKey | str, *, wait: float = DEFAULT_WAIT_SECONDS
+        self,
+        request_id: str,
+        key: Key,
+        *,
+        wait: float = DEFAULT_WAIT_SECONDS,
+        witnesses: Sequence[Key] = (),
+        quorum: int | None = None,
     ) -> Verified:
         exchange = self._book.get(request_id)
-        return _verify(exchange, await self.fetch(request_id, wait=wait), key)
+        policy = _policy(witnesses, quorum)
+        return _verify(exchange, await self.fetch(request_id, wait=wait), key, policy)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -9,8 +9,9 @@ with the request ID is compared (in constant time, all of them, no early exit) w
 the salt presented. A request ID the store does not know yet may still be in the writer's
 queue: the fetcher waits (briefly) for everything submitted so far to be stored, then looks
 again, whatever the ID and the salt, so an unknown ID and a wrong salt take the same path.
-A found receipt waits, up to the caller's bound, for the log's own next checkpoint: a fetch
-never forces a checkpoint, so requestors cannot make the log sign one per request.
+A found receipt waits, up to the caller's bound, for the log's own next checkpoint, preferring
+the published one that carries the witnesses' cosignatures: a fetch never forces a checkpoint,
+so requestors cannot make the log sign (or witnesses cosign) one per request.
 """
 
 from __future__ import annotations
@@ -78,15 +79,28 @@ class ReceiptFetcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
-            latest = self._live.latest_checkpoint()
-            if latest is not None and latest.size > row.seq:
-                path = await self._run(self._live.inclusion_proof, row.seq, latest.size)
-                proof = TlogProof(index=row.seq, path=tuple(path), checkpoint=latest.note)
+            note = self._covering(row.seq, final=loop.time() >= deadline)
+            if note is not None:
+                size, checkpoint = note
+                path = await self._run(self._live.inclusion_proof, row.seq, size)
+                proof = TlogProof(index=row.seq, path=tuple(path), checkpoint=checkpoint)
                 return row.raw, proof.to_bytes()
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return row.raw, None
             await asyncio.sleep(min(POLL_SECONDS, remaining))
+
+    def _covering(self, seq: int, *, final: bool) -> tuple[int, bytes] | None:
+        """(size, note) of a checkpoint covering leaf `seq`: the published one, with the
+        witnesses' cosignatures, when it does; the log's latest when there is no publisher or
+        the wait is over (the requestor's witness policy then decides)."""
+        published = self._live.published_checkpoint()
+        if published is not None and published[0].size > seq:
+            return published[0].size, published[1]
+        latest = self._live.latest_checkpoint()
+        if latest is not None and latest.size > seq and (published is None or final):
+            return latest.size, latest.note
+        return None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -38,6 +38,7 @@ async def requestor_stack(
     checkpoint_interval: float = 0.2,
     store: ReceiptStore | None = None,
     emulator: EmulatorConfig | None = None,
+    receipts: dict[str, Any] | None = None,
     **proxy: Any,
 ) -> AsyncIterator[Stack]:
     async with EmulatorServer(
@@ -58,6 +59,7 @@ async def requestor_stack(
                 "receipts": {
                     "flush_interval_seconds": 0.02,
                     "checkpoint_interval_seconds": checkpoint_interval,
+                    **(receipts or {}),
                 },
             },
         )

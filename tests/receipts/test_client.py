@@ -18,11 +18,14 @@ import receipts
 from receipts import (
     AsyncRecordingTransport,
     CommitmentError,
+    QuorumError,
     RecordingTransport,
     UnknownReceiptError,
     commitment,
     verify_fetched,
 )
+from receipts._provider import open_signer
+from tests.receipts._spec_witness import SpecWitness, SpecWitnessServer
 from tests.receipts._stack import Stack, requestor_stack
 
 MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
@@ -183,3 +186,29 @@ async def test_the_readme_lines_run_as_written(stack: Stack, tmp_path: Path) -> 
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     assert b"is in checkpoint" in out
+
+
+@pytest.mark.slow
+async def test_verify_takes_a_witness_policy(tmp_path: Path) -> None:
+    log_key = str(open_signer(tmp_path, "", create=True).verifier())
+    witness = SpecWitness("witness.example/w", log_key)
+    server = SpecWitnessServer(witness)
+    try:
+        policy = {"witness": [{"url": server.url, "key": witness.vkey}], "witness_quorum": 1}
+        async with requestor_stack(tmp_path, receipts=policy) as stack:
+            transport = AsyncRecordingTransport()
+            async with ollama.AsyncClient(host=stack.url, transport=transport) as client:
+                await client.generate("llama3.2:3b", "Hi")
+                exchange = transport.last
+                assert exchange is not None
+                verified = await transport.verify(
+                    exchange.request_id, stack.key, witnesses=[witness.vkey]
+                )
+                assert [str(w) for w in verified.witnesses] == [witness.vkey]
+                stranger = SpecWitness("stranger.example/w", log_key).vkey
+                with pytest.raises(QuorumError):
+                    await transport.verify(exchange.request_id, stack.key, witnesses=[stranger])
+                both = [witness.vkey, stranger]
+                await transport.verify(exchange.request_id, stack.key, witnesses=both, quorum=1)
+    finally:
+        server.close()
