@@ -31,7 +31,7 @@ REQUESTS = [
     (5.5, 6.5, Processor.CPU),
 ]
 
-# The shapes yagna's REST API serves (ya-client model; see docs/decisions/0014).
+# The shapes yagna's REST API serves (ya-client model; see docs/decisions/0016).
 AGREEMENT_JSON: dict[str, Any] = {
     "agreementId": AGREEMENT,
     "demand": {
