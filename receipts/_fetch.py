@@ -56,8 +56,9 @@ def opened_by(rows: list[ReceiptRow], salt: bytes) -> ReceiptRow | None:
 class ReceiptFetcher:
     """`ReceiptLookup` over a running log (the proxy's fetch route calls `lookup`)."""
 
-    def __init__(self, live: LiveLog, *, workers: int = 2) -> None:
+    def __init__(self, live: LiveLog, *, witnessed: bool = False, workers: int = 2) -> None:
         self._live = live
+        self._witnessed = witnessed
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="receipt-fetch")
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
@@ -92,13 +93,13 @@ class ReceiptFetcher:
 
     def _covering(self, seq: int, *, final: bool) -> tuple[int, bytes] | None:
         """(size, note) of a checkpoint covering leaf `seq`: the published one, with the
-        witnesses' cosignatures, when it does; the log's latest when there is no publisher or
-        the wait is over (the requestor's witness policy then decides)."""
+        witnesses' cosignatures, when it does; the log's latest when the log has no witnesses
+        or the wait is over (the requestor's witness policy then decides)."""
         published = self._live.published_checkpoint()
         if published is not None and published[0].size > seq:
             return published[0].size, published[1]
         latest = self._live.latest_checkpoint()
-        if latest is not None and latest.size > seq and (published is None or final):
+        if latest is not None and latest.size > seq and (not self._witnessed or final):
             return latest.size, latest.note
         return None
 

@@ -305,7 +305,7 @@ class ReceiptService:
     def receipt_lookup(self) -> ReceiptFetcher:
         """What the proxy's receipt fetch route asks (by request ID and salt)."""
         if self._fetcher is None:
-            self._fetcher = ReceiptFetcher(self)
+            self._fetcher = ReceiptFetcher(self, witnessed=bool(self._config.receipts.witness))
         return self._fetcher
 
     def admin_routes(self) -> list[web.RouteDef]:
