@@ -62,7 +62,8 @@ def _identity(config: Config, data_dir: Path) -> LogIdentity:
         raise ConfigError(
             f"{exc} (the sidecar creates the provider key on its first start)"
         ) from None
-    return LogIdentity(signer.name, str(signer.verifier()), RECEIPTS_PREFIX)
+    witnesses = tuple(w.key for w in config.receipts.witness)
+    return LogIdentity(signer.name, str(signer.verifier()), RECEIPTS_PREFIX, witnesses)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,6 +38,14 @@ def test_offer_names_the_provider_key_and_demand_a_tier(tmp_path: Path) -> None:
     properties = json.loads(offer.stdout)["properties"]
     assert properties["golem.!exp.ollama-sidecar.v1.receipts.verifier-key"] == key
     assert properties["golem.!exp.ollama-sidecar.v1.receipts.origin"] == key.split("+")[0]
+    assert "golem.!exp.ollama-sidecar.v1.receipts.witnesses" not in properties
+    witness = "witness.example/w+01020304+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    config = tmp_path / "sidecar.toml"
+    config.write_text(f'[[receipts.witness]]\nurl = "http://127.0.0.1:9/"\nkey = "{witness}"\n')
+    witnessed = run("offer", "--data-dir", str(tmp_path), "--config", str(config), "--json")
+    assert witnessed.returncode == 0, witnessed.stderr
+    listed = json.loads(witnessed.stdout)["properties"]
+    assert listed["golem.!exp.ollama-sidecar.v1.receipts.witnesses"] == [witness]
     demand = run("demand", "--tier", "gpu-8gb", "--vendor", "amd")
     assert demand.returncode == 0
     assert "(golem.!exp.ollama-sidecar.v1.inf.gpu.d0.vendor=amd)" in demand.stdout
