@@ -1,12 +1,14 @@
 """The client-facing listeners' guards, shared by the proxy and the admin listener.
 
 aiohttp's server has an idle keep-alive timeout and nothing else: a client that trickles its
-request head, or opens thousands of silent connections, holds them for good. `GuardedSite` serves
-an application with `GuardedRequestHandler`, which adds a request-head timeout (from the head's
-first byte) and a connection cap (a `503` and an immediate close beyond it). `host_guard` is
-Ollama's DNS-rebinding check for a loopback listener, and `raise_file_limit` lifts the soft
-`RLIMIT_NOFILE` to the hard one so the cap, not the descriptor table, is what refuses clients.
-See docs/decisions/0009-proxy-behaviour.md.
+request head, or opens thousands of silent connections, holds them for good. A `GuardedListener`
+serves one application on aiohttp's public surface only: its own listening socket
+(`loop.create_server`), each connection a `_Guarded` protocol wrapped around the runner's
+protocol factory, which adds a connection cap (a `503` and an immediate close beyond it) and a
+request-head timeout (from the head's first byte until the application sees the request, which
+an outermost middleware reports). `host_guard` is Ollama's DNS-rebinding check for a loopback
+listener, and `raise_file_limit` lifts the soft `RLIMIT_NOFILE` to the hard one so the cap, not
+the descriptor table, is what refuses clients. See docs/decisions/0009-proxy-behaviour.md.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ import resource
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from aiohttp.web_protocol import RequestHandler
 
 from telemetry.core._config import ProxyConfig
 from telemetry.core._hosts import host_allowed, host_name
@@ -67,106 +68,154 @@ class ListenerCounts:
             log.warning("client connection cut off", extra={"fields": {what: count}})
 
 
-class GuardedRequestHandler(RequestHandler):
-    """aiohttp's protocol, plus the connection cap and the request-head timeout."""
+class _Guarded(asyncio.Protocol):
+    """One client connection: aiohttp's protocol inside, the cap and the head timer around it."""
 
-    def __init__(
-        self,
-        manager: web.Server,
-        limits: ListenerLimits,
-        counts: ListenerCounts,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(manager, keepalive_timeout=limits.keepalive_timeout, **kwargs)
-        self._guard_server = manager
-        self._limits = limits
-        self._counts = counts
+    def __init__(self, listener: GuardedListener, protocol: Callable[[], asyncio.Protocol]) -> None:
+        self._listener = listener
+        self._protocol = protocol  # aiohttp's protocol factory: the runner's `web.Server`
+        self._inner: asyncio.Protocol | None = None  # stays None for a refused connection
+        self._transport: asyncio.Transport | None = None
         self._head_timer: asyncio.TimerHandle | None = None
-        self._refused = False
+        self._in_request = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if len(self._guard_server.connections) >= self._limits.max_connections:
-            self._refused = True
-            self._counts.note("refused")
-            assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, base_transport: asyncio.BaseTransport) -> None:
+        # A stream transport, though uvloop's is no subclass of asyncio's class.
+        transport = cast(asyncio.Transport, base_transport)
+        if not self._listener.admit(transport, self):
             transport.write(REFUSAL)
             transport.close()
             return
-        super().connection_made(transport)
+        self._transport = transport
+        self._inner = self._protocol()
+        self._inner.connection_made(transport)
 
-    def connection_lost(self, exc: BaseException | None) -> None:
+    def data_received(self, data: bytes) -> None:
+        if self._inner is None:
+            return
+        if self._head_timer is None and not self._in_request:
+            # These bytes start the next request head: the application must see it in time.
+            timeout = self._listener.limits.header_timeout
+            self._head_timer = asyncio.get_running_loop().call_later(timeout, self._head_expired)
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._inner is not None else None
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        if self._inner is not None and self._transport is not None:
+            self._listener.release(self._transport)
+            self._inner.connection_lost(exc)
+
+    def request_started(self) -> None:
+        self._in_request = True
+        self._stop_head_timer()
+
+    def request_finished(self) -> None:
+        self._in_request = False
+
+    def _stop_head_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        if not self._refused:
-            super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return
-        if self._head_timer is None and self._awaiting_head():
-            self._head_timer = self._loop.call_later(
-                self._limits.header_timeout, self._head_expired
-            )
-        super().data_received(data)
-        if self._head_timer is not None and not self._awaiting_head():
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _awaiting_head(self) -> bool:
-        # No request queued and none being handled: these bytes belong to the next head.
-        return not self._messages and self._current_request is None
 
     def _head_expired(self) -> None:
         self._head_timer = None
-        if self._awaiting_head():
-            self._counts.note("head_timeouts")
-            self.force_close()
+        if not self._in_request and self._transport is not None:
+            self._listener.counts.note("head_timeouts")
+            self._transport.close()
 
 
-class GuardedSite(web.TCPSite):
-    """A TCP site whose connections are `GuardedRequestHandler`s."""
+class GuardedListener:
+    """One application served on one socket behind the guards, on aiohttp's public API: the
+    runner's protocol factory, wrapped per connection, behind a socket this object opens."""
 
     def __init__(
         self,
-        runner: web.BaseRunner,
-        host: str,
-        port: int,
+        app: web.Application,
         limits: ListenerLimits,
         counts: ListenerCounts,
         *,
-        backlog: int = 1024,
-        ssl_context: ssl.SSLContext | None = None,
+        handler_cancellation: bool = False,
+        shutdown_timeout: float = 60.0,
     ) -> None:
-        super().__init__(
-            runner, host, port, backlog=backlog, reuse_address=True, ssl_context=ssl_context
-        )
-        self._limits = limits
-        self._counts = counts
-
-    async def start(self) -> None:
-        await web.BaseSite.start(self)
-        loop = asyncio.get_running_loop()
-        server = self._runner.server
-        assert server is not None
-        limits, counts = self._limits, self._counts
-
-        def protocol() -> GuardedRequestHandler:
-            return GuardedRequestHandler(server, limits, counts, loop=loop, access_log=None)
-
-        self._server = await loop.create_server(
-            protocol,
-            self._host,
-            self._port,
-            backlog=self._backlog,
-            reuse_address=self._reuse_address,
-            ssl=self._ssl_context,
+        self.limits = limits
+        self.counts = counts
+        self._open: dict[asyncio.BaseTransport, _Guarded] = {}
+        self._server: asyncio.Server | None = None
+        self._set_up = False
+        # Outermost, so it sees every request the application handles, 404s included.
+        app.middlewares.insert(0, self._track_requests())
+        self._runner = web.AppRunner(
+            app,
+            handler_cancellation=handler_cancellation,
+            shutdown_timeout=shutdown_timeout,
+            keepalive_timeout=limits.keepalive_timeout,
+            access_log=None,
         )
 
-    @property
-    def port(self) -> int:
-        sockets = getattr(self._server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else int(self._port or 0)
+    async def start(
+        self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+    ) -> int:
+        """Start the application and listen; the port bound (the real one for port 0)."""
+        await self._runner.setup()
+        self._set_up = True
+        protocol = self._runner.server
+        assert protocol is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Guarded(self, protocol),
+            host,
+            port,
+            ssl=ssl_context,
+            backlog=1024,
+            reuse_address=True,
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop listening, then let the runner close idle connections, finish the requests in
+        flight (up to its shutdown timeout) and run the application's cleanup."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        if self._set_up:
+            self._set_up = False
+            await self._runner.cleanup()
+
+    def admit(self, transport: asyncio.BaseTransport, guarded: _Guarded) -> bool:
+        """Count a new connection in, or refuse it when the cap is reached."""
+        if len(self._open) >= self.limits.max_connections:
+            self.counts.note("refused")
+            return False
+        self._open[transport] = guarded
+        return True
+
+    def release(self, transport: asyncio.BaseTransport) -> None:
+        self._open.pop(transport, None)
+
+    def _track_requests(self) -> Middleware:
+        @web.middleware
+        async def track(request: web.Request, handler: _Handler) -> web.StreamResponse:
+            transport = request.transport
+            guarded = self._open.get(transport) if transport is not None else None
+            if guarded is None:  # the connection is already gone
+                return await handler(request)
+            guarded.request_started()
+            try:
+                return await handler(request)
+            finally:
+                guarded.request_finished()
+
+        return track
 
 
 def host_guard(listen_host: str) -> Middleware:

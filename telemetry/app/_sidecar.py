@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, disable_creat
 from yarl import URL
 
 from telemetry.app._listener import (
-    GuardedSite,
+    GuardedListener,
     ListenerCounts,
     ListenerLimits,
     host_guard,
@@ -143,7 +143,7 @@ class Sidecar:
         self._components = components
         self._span_processors = span_processors
         self._extra_sinks = tuple(extra_sinks)
-        self._runners: list[web.BaseRunner] = []
+        self._listeners: list[GuardedListener] = []
         self._probe_task: asyncio.Task[None] | None = None
         self._prune_task: asyncio.Task[None] | None = None
         # Its own session: a saturated proxy pool must not make a busy node look unready.
@@ -307,18 +307,16 @@ class Sidecar:
     async def _serve(
         self, app: web.Application, host: str, port: int, *, cancel_on_disconnect: bool = False
     ) -> int:
-        ssl_context = self.tls.context if self.tls is not None else None
-        runner = web.AppRunner(
+        listener = GuardedListener(
             app,
+            ListenerLimits.of(self.config.proxy),
+            self.cut_off,
             handler_cancellation=cancel_on_disconnect,
             shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )
-        await runner.setup()
-        self._runners.append(runner)
-        limits = ListenerLimits.of(self.config.proxy)
-        site = GuardedSite(runner, host, port, limits, self.cut_off, ssl_context=ssl_context)
-        await site.start()
-        return site.port
+        self._listeners.append(listener)
+        ssl_context = self.tls.context if self.tls is not None else None
+        return await listener.start(host, port, ssl_context=ssl_context)
 
     async def _probe_upstream(self) -> tuple[bool, str]:
         if self._probe_session is None:
@@ -363,9 +361,9 @@ class Sidecar:
             if task is not None:
                 task.cancel()
         self._probe_task = self._prune_task = None
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
+        for listener in self._listeners:
+            await listener.close()
+        self._listeners.clear()
         proxy, self.proxy = self.proxy, None
         if proxy is not None:
             await proxy.close()

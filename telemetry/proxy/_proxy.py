@@ -57,7 +57,8 @@ class ProxyResponse(web.StreamResponse):
     installs the hook that drops aiohttp's) and sends its headers together with the first body
     bytes, as Ollama does: one write instead of two."""
 
-    # aiohttp's own `web.Response` sets this class attribute the same way; it has no public knob.
+    # The one reach into aiohttp kept (docs/decisions/0009-proxy-behaviour.md): no public knob
+    # holds a StreamResponse's head back for its first body bytes; `web.Response` sets it so too.
     _send_headers_immediately = False
 
     def __init__(

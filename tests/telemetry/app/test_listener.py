@@ -102,6 +102,42 @@ async def test_a_trickled_request_body_gets_408(short: Running) -> None:
     assert record.status == 408
 
 
+async def test_the_head_timer_stops_at_the_request_and_restarts_at_the_next_head(
+    emulator: EmulatorServer, start_sidecar: StartSidecar
+) -> None:
+    """A body slower than the head timeout (within the body timeout) is served, twice on one
+    connection; a trickled third head on it is then cut off."""
+    running: Running = await start_sidecar(
+        emulator.url,
+        header_timeout_seconds=0.3,
+        keepalive_timeout_seconds=3.0,
+        body_timeout_seconds=3.0,
+    )
+    body = b'{"model":"llama3.1:8b","messages":[],"stream":false}'
+    head = (
+        b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.sidecar.listen_port)
+    try:
+        async with asyncio.timeout(5):
+            for _ in range(2):
+                writer.write(head)
+                for start in range(0, len(body), 14):  # 4 pieces over 0.6 s: twice the timeout
+                    await asyncio.sleep(0.15)
+                    writer.write(body[start : start + 14])
+                answer = await reader.readuntil(b"\r\n\r\n")
+                assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+                length = int(answer.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            assert running.sidecar.cut_off.head_timeouts == 0
+            writer.write(b"GET /api/tags HTTP/1.1\r\n")
+            assert await reader.read() == b""
+        assert running.sidecar.cut_off.head_timeouts == 1
+    finally:
+        writer.close()
+
+
 async def test_connections_beyond_the_cap_are_refused(
     emulator: EmulatorServer, start_sidecar: StartSidecar
 ) -> None:
