@@ -43,9 +43,7 @@ async def serve(witness: Witness, host: str, port: int, ready: Callable[[int], N
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    ready(int(sockets[0].getsockname()[1]) if sockets else port)
+    ready(int(runner.addresses[0][1]))  # the real port when `port` is 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
