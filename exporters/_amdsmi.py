@@ -24,17 +24,38 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
+def accumulator_joules(ticks: Any, resolution_uj: Any) -> tuple[float | None, float | None]:
+    """An AMD energy accumulator (a 64-bit count of `resolution_uj` µJ ticks, amdsmi and ROCm
+    SMI alike) → (joules, the counter's width in joules). A count of 0 (the secondary die of an
+    MI200/MI300 package, which rocm-smi detects that way) or of 2^64 - 1 (not supported) is
+    absent, never 0 J."""
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or not 0 < ticks < 2**64 - 1:
+        return None, None
+    if isinstance(resolution_uj, bool) or not isinstance(resolution_uj, (int, float)):
+        return None, None
+    if not resolution_uj > 0:
+        return None, None
+    return ticks * resolution_uj / 1e6, 2**64 * resolution_uj / 1e6
+
+
 def _energy(count: Any) -> tuple[float | None, float | None]:
-    """`amdsmi_get_energy_count` → (joules, counter width in joules). The accumulator is
-    `energy_accumulator` (amdsmi 6.2+) or `power` (older), a 64-bit count of
-    `counter_resolution` µJ ticks."""
-    ticks = count.get("energy_accumulator", count.get("power"))
-    resolution = count.get("counter_resolution")
-    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 0:
-        return None, None
-    if not isinstance(resolution, (int, float)) or isinstance(resolution, bool) or resolution <= 0:
-        return None, None
-    return ticks * resolution / 1e6, 2**64 * resolution / 1e6
+    """`amdsmi_get_energy_count`: the accumulator is `energy_accumulator` (amdsmi 6.2+) or
+    `power` (older), with `counter_resolution` µJ per tick."""
+    return accumulator_joules(
+        count.get("energy_accumulator", count.get("power")), count.get("counter_resolution")
+    )
+
+
+def _ecc(counts: Any) -> tuple[int | None, int | None]:
+    """`amdsmi_get_gpu_total_ecc_count`: the device's correctable and uncorrectable totals
+    (`deferred_count`, in newer releases, is neither and left out)."""
+    return _count(counts.get("correctable_count")), _count(counts.get("uncorrectable_count"))
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**64 - 1:
+        return None
+    return value
 
 
 class AmdSmiSource:
@@ -92,6 +113,7 @@ class AmdSmiSource:
             power = self._get(smi.amdsmi_get_power_info, h) or {}
             cap = self._get(smi.amdsmi_get_power_cap_info, h) or {}
             energy = self._get(smi.amdsmi_get_energy_count, h) or {}
+            ecc = self._get(smi.amdsmi_get_gpu_total_ecc_count, h) or {}
             processes = self._processes(h)
             temps = []
             for sensor in ("EDGE", "HOTSPOT", "VRAM"):
@@ -114,6 +136,7 @@ class AmdSmiSource:
             watts = _num(power.get("current_socket_power"))
         cap_uw = _num(cap.get("power_cap"))
         joules, wrap = _energy(energy)
+        corrected, uncorrected = _ecc(ecc)
         return GpuReading(
             index=index,
             vendor="amd",
@@ -128,6 +151,8 @@ class AmdSmiSource:
             power_limit_watts=cap_uw / 1e6 if cap_uw else None,
             energy_joules=joules,
             energy_wrap_joules=wrap,
+            ecc_corrected_errors=corrected,
+            ecc_uncorrected_errors=uncorrected,
             processes=processes,
         )
 

@@ -1,7 +1,9 @@
 """AMD GPUs from the `rocm-smi --json` and `amd-smi metric --json` CLIs (gpu.md §3.3).
 
 rocm-smi: an object keyed `card<N>`, every value a string, the unit inside the key name, an
-unsupported metric missing. amd-smi: `{value, unit}` objects, memory in MB (MiB).
+unsupported metric missing. `--showenergycounter` adds "Energy counter" (ticks) and "Accumulated
+Energy (uJ)" (ticks times the library's counter resolution, `showEnergy` in rocm_smi.py).
+amd-smi: `{value, unit}` objects, memory in MB (MiB).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from exporters._amdsmi import accumulator_joules
 from exporters._errors import BackendUnavailable, DeviceFailed, SourceFailed
 from exporters._source import GpuReading, SourceInfo
 
@@ -26,6 +29,7 @@ ROCM_SMI_ARGS = (
     "--showpower",
     "--showtemp",
     "--showdriverversion",
+    "--showenergycounter",
     "--json",
 )
 _MIB = 1024 * 1024
@@ -70,6 +74,7 @@ def parse_rocm_smi_json(text: str) -> tuple[list[GpuReading], str | None]:
             if (match := _TEMP_KEY.fullmatch(name)) and (value := _num(raw)) is not None
         )
         uid = card.get("Unique ID")
+        joules, wrap = _cli_energy(card)
         readings.append(
             GpuReading(
                 index=position,
@@ -82,9 +87,19 @@ def parse_rocm_smi_json(text: str) -> tuple[list[GpuReading], str | None]:
                 utilization_ratio=busy / 100.0 if busy is not None else None,
                 temperatures_celsius=temps,
                 power_watts=power,
+                energy_joules=joules,
+                energy_wrap_joules=wrap,
             )
         )
     return readings, str(driver) if driver else None
+
+
+def _cli_energy(card: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """The accumulator as the library reports it: the resolution is the µJ over the ticks."""
+    ticks, micro = _num(card.get("Energy counter")), _num(card.get("Accumulated Energy (uJ)"))
+    if ticks is None or micro is None or not ticks.is_integer() or ticks <= 0:
+        return None, None
+    return accumulator_joules(int(ticks), micro / ticks)
 
 
 def _value(entry: Any) -> tuple[float | None, str]:

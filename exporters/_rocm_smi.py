@@ -1,7 +1,9 @@
 """AMD GPUs through the ROCm SMI C library (`librocm_smi64`, Debian `librocm-smi64-1`), gpu.md §3.2.
 
 Loaded with ctypes; every call returns a uint32 status. NOT_SUPPORTED (2) on one call means the
-metric is absent. Units at the edge: memory bytes, temperature millidegrees, power microwatts.
+metric is absent. Units at the edge: memory bytes, temperature millidegrees, power microwatts,
+energy a 64-bit accumulator of `counter_resolution` µJ ticks (`rsmi_dev_energy_count_get`), ECC
+errors per GPU block (`rsmi_dev_ecc_count_get`) for the blocks `rsmi_dev_ecc_enabled_get` names.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from exporters._amdsmi import accumulator_joules
 from exporters._errors import BackendUnavailable, DeviceFailed
 from exporters._source import GpuReading, SourceInfo
 
@@ -22,7 +25,16 @@ _SUCCESS, _NOT_SUPPORTED, _PERMISSION, _INIT_ERROR, _NOT_FOUND = 0, 2, 4, 8, 10
 _AMD_VENDOR = "0x1002"
 _TEMP_SENSORS = (("edge", 0), ("junction", 1), ("memory", 2))
 
+# rsmi_gpu_block_t: one bit per block, RSMI_GPU_BLOCK_FIRST (UMC, 0x1) to _LAST (FUSE, 0x2000).
+_ECC_BLOCKS = tuple(1 << bit for bit in range(14))
+
 u32, u64, i64 = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
+
+
+class _ErrorCount(ctypes.Structure):
+    """`rsmi_error_count_t`."""
+
+    _fields_ = (("correctable_err", u64), ("uncorrectable_err", u64))
 
 
 def has_amd_device(sysfs: Path = Path("/sys")) -> bool:
@@ -48,17 +60,20 @@ def load_library(candidates: tuple[str, ...] = CANDIDATES) -> ctypes.CDLL:
 
 
 class RocmSmiLibSource:
-    """`GpuSource` over `librocm_smi64` through ctypes."""
+    """`GpuSource` over `librocm_smi64` through ctypes; `library` stands in for the loaded
+    library (a fake in tests)."""
 
     backend = "rocm_smi"
 
     def __init__(
         self,
+        library: Any = None,
         *,
         candidates: tuple[str, ...] = CANDIDATES,
         sysfs: Path = Path("/sys"),
         check_sysfs: bool = True,
     ) -> None:
+        self._library = library
         self._candidates = candidates
         self._sysfs = sysfs
         self._check_sysfs = check_sysfs
@@ -66,7 +81,7 @@ class RocmSmiLibSource:
         self._count = 0
 
     def open(self) -> SourceInfo:
-        lib = load_library(self._candidates)
+        lib = self._library if self._library is not None else load_library(self._candidates)
         present = has_amd_device(self._sysfs)
         # rsmi_init on a host without AMD GPUs prints to stderr; skip it when sysfs says none.
         if self._check_sysfs and not present:
@@ -118,6 +133,8 @@ class RocmSmiLibSource:
         if power is None:
             power = self._u64("rsmi_dev_power_ave_get", index, 0)
         cap = self._u64("rsmi_dev_power_cap_get", index, 0)
+        joules, wrap = self._energy(index)
+        corrected, uncorrected = self._ecc(index)
         return GpuReading(
             index=index,
             vendor="amd",
@@ -130,7 +147,33 @@ class RocmSmiLibSource:
             temperatures_celsius=tuple(temps),
             power_watts=power / 1e6 if power is not None else None,
             power_limit_watts=cap / 1e6 if cap else None,
+            energy_joules=joules,
+            energy_wrap_joules=wrap,
+            ecc_corrected_errors=corrected,
+            ecc_uncorrected_errors=uncorrected,
         )
+
+    def _energy(self, index: int) -> tuple[float | None, float | None]:
+        ticks, resolution, stamp = u64(0), ctypes.c_float(0.0), u64(0)
+        refs = (ctypes.byref(ticks), ctypes.byref(resolution), ctypes.byref(stamp))
+        if self._call("rsmi_dev_energy_count_get", index, *refs) != _SUCCESS:
+            return None, None
+        return accumulator_joules(ticks.value, resolution.value)
+
+    def _ecc(self, index: int) -> tuple[int | None, int | None]:
+        """Summed over the blocks with ECC enabled; absent when none is (ECC off)."""
+        enabled = self._u64("rsmi_dev_ecc_enabled_get", index) or 0
+        counted, corrected, uncorrected = False, 0, 0
+        for block in _ECC_BLOCKS:
+            count = _ErrorCount()
+            if block & enabled and (
+                self._call("rsmi_dev_ecc_count_get", index, u64(block), ctypes.byref(count))
+                == _SUCCESS
+            ):
+                counted = True
+                corrected += count.correctable_err
+                uncorrected += count.uncorrectable_err
+        return (corrected, uncorrected) if counted else (None, None)
 
     def _call(self, function: str, *args: Any) -> int:
         fn = getattr(self._lib, function, None)

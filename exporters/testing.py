@@ -1,5 +1,6 @@
 """Test doubles for the users of `exporters`: an in-memory GPU source, a plausible reading, an
-Ollama API client answering from a dict, and a scenario fake of `pynvml` (imports `pynvml`).
+Ollama API client answering from a dict, a scenario fake of `pynvml` (imports `pynvml`) and one
+of the ROCm SMI C library as ctypes calls it.
 
 Kept out of `exporters.__all__`, the way `httpx.MockTransport` is offered: import them from here.
 """
@@ -12,10 +13,19 @@ from dataclasses import replace
 
 from exporters._errors import BackendUnavailable, DeviceFailed
 from exporters._fake_nvml import FakeDevice, FakeNvml
+from exporters._fake_rocm_smi import FakeAmdGpu, FakeRocmSmi
 from exporters._ollama import OllamaUnavailable
 from exporters._source import GpuReading, SourceInfo
 
-__all__ = ["FakeDevice", "FakeGpuSource", "FakeNvml", "FakeOllamaClient", "fake_reading"]
+__all__ = [
+    "FakeAmdGpu",
+    "FakeDevice",
+    "FakeGpuSource",
+    "FakeNvml",
+    "FakeOllamaClient",
+    "FakeRocmSmi",
+    "fake_reading",
+]
 
 
 class FakeGpuSource:

@@ -115,6 +115,9 @@ class FakeAmdSmi:
             "timestamp": int(self.now * 1e9),
         }
 
+    def amdsmi_get_gpu_total_ecc_count(self, h: int) -> Any:
+        return self._answer(h, "ecc")
+
     def amdsmi_get_temp_metric(self, h: int, sensor: Any, metric: Any) -> Any:
         assert metric is self.AmdSmiTemperatureMetric.CURRENT
         return self._answer(h, "temp_" + sensor.name.lower())
@@ -135,6 +138,7 @@ def _mi300x(i: int) -> dict[str, Any]:
         "temp_hotspot": 48,
         "temp_vram": 41,
         "energy_resolution": 15.3,
+        "ecc": {"correctable_count": 7, "uncorrectable_count": 0, "deferred_count": 2},
         # amdsmi 6+ shape (ROCm docs); not checked on hardware
         "processes": [
             {"name": "ollama", "pid": 4242, "mem": 0, "memory_usage": {"vram_mem": 5 << 30}}
@@ -180,8 +184,23 @@ def test_the_energy_accumulator_advances_with_power_in_joules() -> None:
     assert first.energy_joules == pytest.approx(312 * 100.0, rel=1e-6)
     assert second.energy_joules - first.energy_joules == pytest.approx(312 * 2.0, rel=1e-4)  # type: ignore[operator]
     assert first.energy_wrap_joules == pytest.approx(2**64 * 15.3e-6)
+    smi.now = 0.0  # a zero accumulator (an MI200/MI300 secondary die): absent, not 0 J
+    assert source.read(0).energy_joules is None
     smi.devices[0]["energy_resolution"] = NOT_SUPPORTED
     assert source.read(0).energy_joules is None
+
+
+def test_ecc_totals_are_the_nvidia_ecc_fields() -> None:
+    smi = FakeAmdSmi.mi300x(1)
+    source = AmdSmiSource(smi)
+    source.open()
+    r = source.read(0)
+    assert (r.ecc_corrected_errors, r.ecc_uncorrected_errors) == (7, 0)
+    smi.devices[0]["ecc"] = NOT_SUPPORTED  # ECC off or not offered: absent, not 0
+    r = source.read(0)
+    assert r.ecc_corrected_errors is None and r.ecc_uncorrected_errors is None
+    smi.devices[0]["ecc"] = {"correctable_count": 0xFFFF_FFFF_FFFF_FFFF}
+    assert source.read(0).ecc_corrected_errors is None
 
 
 def test_average_power_preferred_and_na_fields_are_absent() -> None:

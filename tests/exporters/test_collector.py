@@ -11,13 +11,15 @@ from exporters import (
     BackendState,
     GpuCollector,
     GpuProcess,
+    GpuSampler,
     GpuSnapshot,
     ModelResidency,
     OllamaView,
+    RocmSmiLibSource,
     SourceInfo,
 )
 from exporters import metric_names as m
-from exporters.testing import fake_reading
+from exporters.testing import FakeRocmSmi, fake_reading
 
 
 def _snapshot(*devices: object) -> GpuSnapshot:
@@ -168,3 +170,17 @@ def test_exposition_is_the_registry_rendering_cached_between_updates() -> None:
     assert collector.exposition() == generate_latest(registry)  # the Ollama part is kept
     collector.update_ollama(None)
     assert m.OLLAMA_UP.encode() not in collector.exposition()
+
+
+def test_amd_ecc_and_energy_are_the_families_nvidia_uses() -> None:
+    sampler = GpuSampler([RocmSmiLibSource(FakeRocmSmi.mi300x(1), check_sysfs=False)])
+    snapshot = sampler.run_once()
+    sampler.stop()
+    registry = CollectorRegistry()
+    collector = GpuCollector()
+    registry.register(collector)
+    collector.update_gpu(snapshot)
+    assert _value(registry, m.GPU_ERRORS, vendor="amd", error_type="corrected") == 4
+    assert _value(registry, m.GPU_ERRORS, vendor="amd", error_type="uncorrected") == 1
+    energy = _value(registry, m.GPU_ENERGY, vendor="amd")
+    assert energy == pytest.approx(2_000_000_000 * 15.3e-6, rel=1e-3)

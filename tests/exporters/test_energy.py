@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from exporters import NvmlSource
+from exporters import NvmlSource, RocmSmiLibSource
 from exporters._energy import EnergyCounters, EnergyMeter
 from exporters._sampler import GpuSnapshot
-from exporters.testing import FakeNvml, fake_reading
+from exporters.testing import FakeNvml, FakeRocmSmi, fake_reading
 
 UUID0 = fake_reading(0).uuid
 UUID1 = fake_reading(1).uuid
@@ -187,3 +187,29 @@ def test_nvml_counter_wrapping_past_2_64_millijoules_is_carried_over() -> None:
     source.close()
     assert (counters.wraps, counters.resets) == (1, 0)
     assert readings[1] - readings[0] == pytest.approx(200.0, abs=5.0)  # type: ignore[operator]
+
+
+def test_a_request_on_a_rocm_smi_gpu_gets_power_times_time() -> None:
+    now = [50.0]
+    smi = FakeRocmSmi.mi300x(1)
+    smi.clock = lambda: now[0]
+    smi.draw(0, 420.0)
+    source = RocmSmiLibSource(smi, check_sysfs=False)
+    source.open()
+    counters = EnergyCounters()
+    uuid = source.read(0).uuid
+    meter = EnergyMeter(counters, lambda model: frozenset({uuid}), clock=lambda: now[0])
+
+    def sample() -> None:
+        counters.observe(GpuSnapshot(devices=(source.read(0),), taken_at=now[0]))
+
+    sample()
+    handle = meter.begin("m")
+    for _ in range(3):
+        now[0] += 0.5
+        sample()
+    now[0] += 0.2  # ends between samples: extrapolated with the sampled power
+    usage = meter.end(handle, [uuid])
+    source.close()
+    assert usage is not None and usage.energy_joules == pytest.approx(420.0 * 1.7, rel=1e-4)
+    assert usage.utilization_ratio == pytest.approx(0.37)

@@ -25,6 +25,10 @@ def test_rocm_smi_json_units_and_missing_fields() -> None:
     assert first.temperatures_celsius == (("junction", 58.0), ("memory", 47.0))  # edge N/A
     assert second.utilization_ratio is None  # key missing: unsupported, not 0
     assert second.power_watts == 139.0  # average power when current is absent
+    # --showenergycounter: 2e9 ticks, 3.06e10 µJ (15.3 µJ a tick); 0 on a secondary die.
+    assert first.energy_joules == pytest.approx(30_600.0)
+    assert first.energy_wrap_joules == pytest.approx(2**64 * 15.3e-6)
+    assert second.energy_joules is None and second.energy_wrap_joules is None
 
 
 def test_amd_smi_json_converts_mb_to_bytes() -> None:
@@ -51,7 +55,7 @@ def test_cli_source_reads_through_a_runner() -> None:
     source = RocmSmiCliSource(runner, executable="rocm-smi")
     assert source.open().device_count == 2
     assert source.read(0).power_watts == 412.0 and source.read(1).name == "AMD Instinct MI300X"
-    assert "--json" in calls[0]
+    assert "--json" in calls[0] and "--showenergycounter" in calls[0]
 
 
 def test_cli_listing_no_card_is_no_device() -> None:

@@ -1,5 +1,6 @@
 """GPU energy and time per request, through the real proxy and emulator, signed in the receipt:
-a fake NVML GPU draws a constant power and its energy counter advances with wall time."""
+a fake NVML GPU (or, where parametrized, a fake ROCm SMI library's) draws a constant power and
+its energy counter advances with wall time."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters import GpuMonitor, NvmlSource
-from exporters.testing import FakeNvml
+from exporters import GpuMonitor, GpuSource, NvmlSource, RocmSmiLibSource
+from exporters.testing import FakeNvml, FakeRocmSmi
 from receipts import ReceiptService
 from telemetry.app._sidecar import Components, Sidecar
 from telemetry.core import Processor, load_config
@@ -38,7 +39,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     models = tuple(
         dataclasses.replace(m, vram_fraction=FRACTIONS.get(m.name, m.vram_fraction))
         for m in DEFAULT_MODELS
@@ -61,7 +62,11 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             },
         )
         registry = CollectorRegistry()
-        source = NvmlSource(nvml, is_ollama=lambda pid: False)
+        source: GpuSource = NvmlSource(nvml, is_ollama=lambda pid: False)
+        if getattr(request, "param", "nvml") == "rocm_smi":
+            smi = FakeRocmSmi.mi300x(1)
+            smi.draw(0, WATTS)
+            source = RocmSmiLibSource(smi, check_sysfs=False)
         components = Components(
             receipts=ReceiptService(config, registry=registry),
             gpu=GpuMonitor(config, registry, sources=[source]),
@@ -109,9 +114,13 @@ def seconds(body: Any) -> float:
     return int(body["duration_ns"]) / 1e9
 
 
-async def test_energy_is_power_times_request_time(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("stack", "vendor"), [("nvml", "nvidia"), ("rocm_smi", "amd")], indirect=["stack"]
+)
+async def test_energy_is_power_times_request_time(stack: Stack, vendor: str) -> None:
     async with aiohttp.ClientSession() as session:
         body = await receipt(session, stack, await generate(session, stack, GPU_MODEL))
+    assert [g["vendor"] for g in body["placement"]["gpus"]] == [vendor]
     usage = body["gpu_usage"]
     assert usage["energy_mj"] / 1000 == pytest.approx(WATTS * seconds(body), rel=0.05)
     assert seconds(body) > 0.3
