@@ -177,15 +177,15 @@ def gpu_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, ...]:
             expr=(
                 f"sum by (instance, {gpu.LABEL_MODEL}) "
                 f'(increase({gpu.RESIDENCY_EVENTS}{{event="evict"}}[1h]))\n'
-                f"> {settings.evictions_per_hour:g}"
+                f"> {config.gpu.thrash_evictions_per_hour:g}"
             ),
             severity="warning",
             for_seconds=wait,
             summary="A model is evicted and reloaded over and over.",
             description=(
                 "Ollama on {{ $labels.instance }} evicted {{ $labels.gen_ai_request_model }} "
-                f"more than {settings.evictions_per_hour:g} times in the last hour: models "
-                "compete for GPU memory and each reload costs its load time."
+                f"more than {config.gpu.thrash_evictions_per_hour:g} times in the last hour: "
+                "models compete for GPU memory and each reload costs its load time."
             ),
         ),
     )

@@ -156,8 +156,10 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
     window = settings.cpu_fallback_window_seconds // MINUTE
     fallback = _phases(30, window + 20, window + 10)
     processor = {**host, proxy.LABEL_TIER: "gpu-8gb"}
-    # 30 evictions an hour, for long enough that the 1h window fills, then none for an hour.
+    # Five times the configured evictions an hour (30 by default), for long enough that the 1h
+    # window fills, then none for an hour.
     thrash = _phases(30, 60 + settings.gpu_for_seconds // MINUTE + 15, 75)
+    evictions = 5 * config.gpu.thrash_evictions_per_hour / 60
     model = {gpu.LABEL_MODEL: MODEL}
     return [
         Scenario(
@@ -247,11 +249,11 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
             (
                 (
                     f"{gpu.RESIDENCY_EVENTS}{_labels(**host, event='evict', **model)}",
-                    counter(thrash, (0, 30 / 60, 0)),
+                    counter(thrash, (0, evictions, 0)),
                 ),
                 (
                     f"{gpu.RESIDENCY_EVENTS}{_labels(**host, event='load', **model)}",
-                    counter(thrash, (1 / 60, 30 / 60, 1 / 60)),
+                    counter(thrash, (1 / 60, evictions, 1 / 60)),
                 ),
             ),
             ({"instance": INSTANCE, **model},),

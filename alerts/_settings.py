@@ -64,8 +64,6 @@ class RuleSettings:
     gpu_lost_lookback_seconds: int = 6 * HOUR
     cpu_fallback_ratio: float = 0.10
     cpu_fallback_window_seconds: int = 15 * MINUTE
-    # Thrashing: a model evicted more often than this per hour is being loaded over and over.
-    evictions_per_hour: float = 6.0
     receipt_failure_window_seconds: int = 5 * MINUTE
     checkpoint_stale_factor: float = 12.0
     checkpoint_stale_min_seconds: int = 5 * MINUTE
@@ -79,8 +77,6 @@ class RuleSettings:
             raise SettingsError("latency_objective must be a ratio between 0 and 1")
         if not 0 < self.cpu_fallback_ratio <= 1 or not 0 < self.gpu_memory_full_ratio <= 1:
             raise SettingsError("ratios must lie in (0, 1]")
-        if not self.evictions_per_hour > 0:
-            raise SettingsError("evictions_per_hour must be positive")
 
     def sli_windows(self) -> tuple[int, ...]:
         """Every window a burn-rate rule reads, shortest first."""

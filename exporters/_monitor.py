@@ -74,7 +74,9 @@ class GpuMonitor:
             stale_after=max(10.0, 5 * config.gpu.sample_interval_seconds + hang_timeout),
         )
         self._sampler = GpuSampler(
-            list(sources) if sources is not None else default_sources(),
+            list(sources)
+            if sources is not None
+            else default_sources(xid_hold_seconds=config.gpu.xid_hold_seconds),
             config.gpu.sample_interval_seconds,
             hang_timeout=hang_timeout,
             reprobe_interval=reprobe_interval,
@@ -183,7 +185,9 @@ class GpuMonitor:
                     for d in snap.devices
                     if d.healthy and d.uuid in gpus
                 )
-                for key, gpus in runner_gpus(snap.devices, self._loaded).items()
+                for key, gpus in runner_gpus(
+                    snap.devices, self._loaded, tolerance=self._config.gpu.runner_match_tolerance
+                ).items()
             }
         return decide(residency, snap, self._runners.get(key) or self._refs)
 

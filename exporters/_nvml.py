@@ -75,7 +75,7 @@ class NvmlSource:
         self._clock = clock
         self._module = module
         self._watch_xid = watch_xid
-        self._xid_hold = xid_hold_seconds
+        self.xid_hold_seconds = xid_hold_seconds
         self._xid: XidWatcher | None = None
         self._nv: Any = None
         self._handles: list[Any] = []
@@ -112,7 +112,9 @@ class NvmlSource:
         cuda_text = f"{int(cuda) // 1000}.{int(cuda) % 1000 // 10}" if cuda is not None else None
         self._identity.clear()
         if self._watch_xid:
-            watcher = XidWatcher(nv, self._handles, hold_seconds=self._xid_hold, clock=self._clock)
+            watcher = XidWatcher(
+                nv, self._handles, hold_seconds=self.xid_hold_seconds, clock=self._clock
+            )
             self._xid = watcher if watcher.start() else None
         driver_text = _text(driver) if driver is not None else None
         return SourceInfo("nvml", "nvidia", count, driver_text, cuda_text, "cuda")

@@ -13,5 +13,12 @@ from exporters._rocm_smi import RocmSmiLibSource
 from exporters._source import GpuSource
 
 
-def default_sources() -> list[GpuSource]:
-    return [NvmlSource(), AmdSmiSource(), RocmSmiLibSource(), RocmSmiCliSource(), AppleSource()]
+def default_sources(*, xid_hold_seconds: float = 600.0) -> list[GpuSource]:
+    """Every backend in probe order; `xid_hold_seconds` is `gpu.xid_hold_seconds`."""
+    return [
+        NvmlSource(xid_hold_seconds=xid_hold_seconds),
+        AmdSmiSource(),
+        RocmSmiLibSource(),
+        RocmSmiCliSource(),
+        AppleSource(),
+    ]

@@ -8,8 +8,8 @@ The heuristic (docs/decisions/0015-gpu-energy-sharing.md, "Processes"):
    the host's, nothing matches and the fallback below applies.
 2. Runners are matched to `/api/ps` models by memory: each runner's GPU memory summed over the
    GPUs against each model's `size_vram`; the closest pairs first, one runner per model,
-   accepted within `TOLERANCE` of `size_vram` (NVML also counts the CUDA context; Ollama's
-   figure is its own estimate of weights, KV cache and graph).
+   accepted within `gpu.runner_match_tolerance` (default 25 %) of `size_vram` (NVML also counts
+   the CUDA context; Ollama's figure is its own estimate of weights, KV cache and graph).
 3. A matched model's GPUs are those where its runner holds memory. An unmatched model keeps the
    previous rule: GPUs running any Ollama process, else every healthy GPU.
 """
@@ -23,7 +23,6 @@ from exporters._ollama import ModelResidency, model_key
 from exporters._source import GpuReading
 
 MAX_DEPTH = 8
-TOLERANCE = 0.25
 
 
 def _comm(pid: int, proc_root: Path) -> str | None:
@@ -58,9 +57,10 @@ def is_ollama_process(pid: int, proc_root: Path = Path("/proc")) -> bool:
 
 
 def runner_gpus(
-    devices: Iterable[GpuReading], loaded: Iterable[ModelResidency]
+    devices: Iterable[GpuReading], loaded: Iterable[ModelResidency], *, tolerance: float
 ) -> dict[str, frozenset[str]]:
-    """{model key: UUIDs of the GPUs its runner holds memory on} for the models matched."""
+    """{model key: UUIDs of the GPUs its runner holds memory on} for the models matched within
+    `tolerance` (a fraction of `size_vram`)."""
     memory: dict[int, int] = {}
     gpus: dict[int, set[str]] = {}
     for d in devices:
@@ -75,7 +75,7 @@ def runner_gpus(
         (abs(used - vram) / vram, pid, key)
         for pid, used in memory.items()
         for key, vram in models.items()
-        if abs(used - vram) <= TOLERANCE * vram
+        if abs(used - vram) <= tolerance * vram
     )
     matched: dict[str, frozenset[str]] = {}
     taken: set[int] = set()

@@ -113,6 +113,13 @@ class GpuConfig:
     sample_interval_seconds: float = 1.0
     ollama_poll_interval_seconds: float = 2.0
     require_gpu: bool = False
+    # An NVIDIA GPU stays down this long after its last critical XID (docs/decisions/0007).
+    xid_hold_seconds: float = 600.0
+    # A runner's GPU memory matches a loaded model within this fraction of its `size_vram`
+    # (docs/decisions/0015, "Processes").
+    runner_match_tolerance: float = 0.25
+    # The thrashing alert fires above this many evictions of one model per hour.
+    thrash_evictions_per_hour: float = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +476,7 @@ def _validate(config: Config) -> None:
         )
     if config.gpu.sample_interval_seconds <= 0:
         raise ConfigError("gpu.sample_interval_seconds: expected a positive number")
+    _validate_gpu(config.gpu)
     _validate_tls(config.proxy)
     if config.retention.spans_days < 0:
         raise ConfigError("retention.spans_days: expected 0 (keep) or a positive number of days")
@@ -482,6 +490,24 @@ def _validate(config: Config) -> None:
     for tier in config.tiers:
         if tier.p50_seconds > tier.p95_seconds:
             raise ConfigError(f"tiers.{tier.name}.p50_seconds: larger than p95_seconds")
+
+
+def _validate_gpu(gpu: GpuConfig) -> None:
+    if not 0 < gpu.xid_hold_seconds < float("inf"):
+        raise ConfigError(
+            f"gpu.xid_hold_seconds: expected a positive number of seconds, "
+            f"got {gpu.xid_hold_seconds!r}"
+        )
+    if not 0 < gpu.runner_match_tolerance <= 1:
+        raise ConfigError(
+            f"gpu.runner_match_tolerance: expected a fraction in (0, 1], "
+            f"got {gpu.runner_match_tolerance!r}"
+        )
+    if not 0 < gpu.thrash_evictions_per_hour < float("inf"):
+        raise ConfigError(
+            f"gpu.thrash_evictions_per_hour: expected a positive rate, "
+            f"got {gpu.thrash_evictions_per_hour!r}"
+        )
 
 
 # What Ollama accepts for keep_alive: a Go duration ("1h30m", "-1m") or a number of seconds.

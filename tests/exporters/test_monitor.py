@@ -7,11 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters import GpuMonitor, NvmlSource
+from exporters import GpuMonitor, GpuProcess, GpuSource, NvmlSource
 from exporters import metric_names as m
 from exporters.testing import FakeGpuSource, FakeNvml, FakeOllamaClient, fake_reading
 from telemetry import Config, Outcome, Placement, Processor, RequestRecord
@@ -282,3 +283,37 @@ async def test_unknown_models_do_not_raise_the_ollama_poll_rate() -> None:
     # 1.5 s: the first poll, then 0.25 s, 0.5 s, 1 s apart; /api/tags once per new name batch.
     assert ollama.requests.count("/api/ps") <= 4
     assert ollama.requests.count("/api/tags") <= 4
+
+
+async def test_the_configured_tolerance_decides_which_runner_matches() -> None:
+    runner = GpuProcess(4242, int(6.4 * GIB), ollama=True)  # 6.7 % over the model's size_vram
+    other = GpuProcess(5151, 40 * GIB, ollama=True)  # another runner, for no loaded model
+    gpus = [fake_reading(0, processes=(other,)), fake_reading(1, processes=(runner,))]
+    found = {}
+    for tolerance in (0.25, 0.05):
+        ollama = FakeOllamaClient({"/api/version": {"version": "0.12.3"}})
+        ollama.set_ps(("m:8b", 6 * GIB, 6 * GIB))
+        config = _config(runner_match_tolerance=tolerance)
+        monitor = GpuMonitor(
+            config, CollectorRegistry(), sources=[FakeGpuSource(gpus)], ollama=ollama
+        )
+        await monitor.start()
+        try:
+            await _until(lambda: bool(monitor.placement("m:8b").gpus))  # noqa: B023
+            found[tolerance] = [g.uuid for g in monitor.placement("m:8b").gpus]
+        finally:
+            await monitor.stop()
+    assert found[0.25] == [gpus[1].uuid]  # matched: only the GPU its runner holds
+    assert found[0.05] == [gpus[0].uuid, gpus[1].uuid]  # unmatched: every Ollama GPU
+
+
+def test_the_default_sources_get_the_configured_xid_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[dict[str, float]] = []
+
+    def sources(**kwargs: float) -> list[GpuSource]:
+        asked.append(kwargs)
+        return []
+
+    monkeypatch.setattr("exporters._monitor.default_sources", sources)
+    GpuMonitor(_config(xid_hold_seconds=42.0), CollectorRegistry(), ollama=FakeOllamaClient())
+    assert asked == [{"xid_hold_seconds": 42.0}]

@@ -1,6 +1,6 @@
 """The default probe order, and what it finds on this GPU-less host."""
 
-from exporters import GpuSampler, default_sources
+from exporters import GpuSampler, NvmlSource, default_sources
 
 
 def test_probe_order() -> None:
@@ -25,3 +25,8 @@ def test_a_gpu_less_host_falls_back_to_cpu_with_a_reason_per_backend() -> None:
     assert reasons["cpu"] == (True, "no_gpu")
     assert reasons["rocm_smi"] == (False, "no_device")  # the real Debian library loads
     assert all(not up and reason for b, (up, reason) in reasons.items() if b != "cpu")
+
+
+def test_the_nvml_source_gets_the_configured_xid_hold() -> None:
+    nvml = default_sources(xid_hold_seconds=42.0)[0]
+    assert isinstance(nvml, NvmlSource) and nvml.xid_hold_seconds == 42.0

@@ -42,10 +42,17 @@ def test_runners_match_models_by_memory_and_name_their_gpus() -> None:
         fake_reading(2, processes=(GpuProcess(22, 21 * GIB, True),)),
         fake_reading(3, processes=(GpuProcess(33, 3 * GIB, True),)),  # matches nothing
     )
-    found = runner_gpus(devices, (small, big, cpu))
+    found = runner_gpus(devices, (small, big, cpu), tolerance=0.25)
     assert found == {
         "small:8b": frozenset({devices[0].uuid}),
         "big:70b": frozenset({devices[1].uuid, devices[2].uuid}),
     }
     lost = (devices[0].down("lost"), *devices[1:])
-    assert "small:8b" not in runner_gpus(lost, (small, big))
+    assert "small:8b" not in runner_gpus(lost, (small, big), tolerance=0.25)
+
+
+def test_a_runner_outside_the_tolerance_matches_no_model() -> None:
+    model = ModelResidency("m:8b", "m:8b", 6 * GIB, 6 * GIB)
+    devices = (fake_reading(0, processes=(GpuProcess(11, int(6.4 * GIB), True),)),)
+    assert runner_gpus(devices, (model,), tolerance=0.07) == {"m:8b": frozenset({devices[0].uuid})}
+    assert runner_gpus(devices, (model,), tolerance=0.06) == {}

@@ -28,12 +28,20 @@ def test_help_lists_every_subcommand() -> None:
         assert name in result.stdout
 
 
-def test_bad_config_exits_2_with_the_key_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[proxy]\nlisten = 'nowhere'\n", "proxy.listen"),
+        ("[gpu]\nrunner_match_tolerance = 2\n", "gpu.runner_match_tolerance"),
+    ],
+)
+def test_bad_config_exits_2_with_the_key_named(tmp_path: Path, text: str, key: str) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text("[proxy]\nlisten = 'nowhere'\n")
+    config.write_text(text)
     result = run("serve", "--config", str(config))
     assert result.returncode == 2
-    assert "proxy.listen" in result.stderr and "Traceback" not in result.stderr
+    assert key in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_non_loopback_without_token_is_refused(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry import ConfigError, load_config
+from telemetry import Config, ConfigError, load_config
 from telemetry.core._config import MAX_CACHED_MODELS
 from telemetry.core._text import MAX_MODEL_CHARS
 
@@ -86,6 +86,13 @@ models = ["*:70b"]
         ("[tiers.cpu]\ncolour = 1\n", "tiers.cpu.colour"),
         ('default_tier = "nope"\n', "default_tier"),
         ('[gpu]\nrequire_gpu = "maybe"\n', "gpu.require_gpu"),
+        ("[gpu]\nxid_hold_seconds = 0\n", "gpu.xid_hold_seconds"),
+        ('[gpu]\nxid_hold_seconds = "ten minutes"\n', "gpu.xid_hold_seconds"),
+        ("[gpu]\nxid_hold_seconds = inf\n", "gpu.xid_hold_seconds"),
+        ("[gpu]\nrunner_match_tolerance = 1.5\n", "gpu.runner_match_tolerance"),
+        ("[gpu]\nrunner_match_tolerance = -0.1\n", "gpu.runner_match_tolerance"),
+        ("[gpu]\nrunner_match_tolerance = nan\n", "gpu.runner_match_tolerance"),
+        ("[gpu]\nthrash_evictions_per_hour = 0\n", "gpu.thrash_evictions_per_hour"),
         ("[slo]\ntimeout_objective = 2\n", "slo.timeout_objective"),
         ("not toml = = =", "invalid TOML"),
         ('[proxy]\ntls_cert = "a.crt"\n', "proxy.tls_cert and proxy.tls_key"),
@@ -195,3 +202,12 @@ warm = true
     assert shipped.pull == () and not shipped.warm
     for keep_alive in ("-1", "0", "300", "5m", "24h", "-1m"):
         assert load_config(write(tmp_path, f'[ollama]\nkeep_alive = "{keep_alive}"\n'), env={})
+
+
+def test_gpu_health_and_matching_settings(tmp_path: Path) -> None:
+    assert (Config().gpu.xid_hold_seconds, Config().gpu.runner_match_tolerance) == (600.0, 0.25)
+    assert Config().gpu.thrash_evictions_per_hour == 6.0
+    text = "[gpu]\nxid_hold_seconds = 120\nrunner_match_tolerance = 0.1\n"
+    gpu = load_config(write(tmp_path, text + "thrash_evictions_per_hour = 2.5\n"), env={}).gpu
+    assert (gpu.xid_hold_seconds, gpu.runner_match_tolerance) == (120.0, 0.1)
+    assert gpu.thrash_evictions_per_hour == 2.5
