@@ -7,8 +7,9 @@ serves one application on aiohttp's public surface only: its own listening socke
 protocol factory, which adds a connection cap (a `503` and an immediate close beyond it) and a
 request-head timeout (from the head's first byte until the application sees the request, which
 an outermost middleware reports). `host_guard` is Ollama's DNS-rebinding check for a loopback
-listener, and `raise_file_limit` lifts the soft `RLIMIT_NOFILE` to the hard one so the cap, not
-the descriptor table, is what refuses clients. See docs/decisions/0009-proxy-behaviour.md.
+listener. What the guards cut off is counted on `/metrics` per listener (`ListenerCounts`), and
+`raise_file_limit` lifts the soft `RLIMIT_NOFILE` to the hard one so the cap, not the descriptor
+table, is what refuses clients. See docs/decisions/0009-proxy-behaviour.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiohttp.typedefs import Middleware
 
 from telemetry.core._config import ProxyConfig
 from telemetry.core._hosts import host_allowed, host_name
+from telemetry.observe._metrics import ProxyMetrics
 
 log = logging.getLogger("ollama_sidecar.listener")
 
@@ -54,18 +56,32 @@ class ListenerLimits:
         )
 
 
-@dataclass
+# Why a listener's guard refused a connection or cut it off (the proxy adds `body_timeout`).
+MAX_CONNECTIONS = "max_connections"
+HEADER_TIMEOUT = "header_timeout"
+FOREIGN_HOST = "foreign_host"
+
+
 class ListenerCounts:
-    """What the guards cut off; logged on the first and every `LOG_EVERY`th occurrence."""
+    """What one listener's guards cut off, counted on `/metrics` and logged on the first and
+    every `LOG_EVERY`th occurrence of each reason."""
 
-    refused: int = 0
-    head_timeouts: int = 0
+    def __init__(self, listener: str, metrics: ProxyMetrics) -> None:
+        self._listener = listener
+        refused = metrics.connections_refused
+        self._counters = {
+            MAX_CONNECTIONS: refused.labels(listener, MAX_CONNECTIONS),
+            HEADER_TIMEOUT: refused.labels(listener, HEADER_TIMEOUT),
+            FOREIGN_HOST: metrics.foreign_host_refusals.labels(listener),
+        }
+        self._seen = dict.fromkeys(self._counters, 0)
 
-    def note(self, what: str) -> None:
-        count = getattr(self, what) + 1
-        setattr(self, what, count)
+    def note(self, reason: str) -> None:
+        self._counters[reason].inc()
+        count = self._seen[reason] = self._seen[reason] + 1
         if count == 1 or count % LOG_EVERY == 0:
-            log.warning("client connection cut off", extra={"fields": {what: count}})
+            fields = {"listener": self._listener, "reason": reason, "count": count}
+            log.warning("client refused by a listener guard", extra={"fields": fields})
 
 
 class _Guarded(asyncio.Protocol):
@@ -131,7 +147,7 @@ class _Guarded(asyncio.Protocol):
     def _head_expired(self) -> None:
         self._head_timer = None
         if not self._in_request and self._transport is not None:
-            self._listener.counts.note("head_timeouts")
+            self._listener.counts.note(HEADER_TIMEOUT)
             self._transport.close()
 
 
@@ -194,7 +210,7 @@ class GuardedListener:
     def admit(self, transport: asyncio.BaseTransport, guarded: _Guarded) -> bool:
         """Count a new connection in, or refuse it when the cap is reached."""
         if len(self._open) >= self.limits.max_connections:
-            self.counts.note("refused")
+            self.counts.note(MAX_CONNECTIONS)
             return False
         self._open[transport] = guarded
         return True
@@ -218,7 +234,7 @@ class GuardedListener:
         return track
 
 
-def host_guard(listen_host: str) -> Middleware:
+def host_guard(listen_host: str, counts: ListenerCounts) -> Middleware:
     """Ollama's answer to a foreign `Host` on a loopback listener: 403 with an empty body."""
     own = host_name(listen_host)
 
@@ -226,6 +242,7 @@ def host_guard(listen_host: str) -> Middleware:
     async def guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
         host = request.headers.get("Host", "")
         if not host_allowed(host) and host_name(host) != own:
+            counts.note(FOREIGN_HOST)
             return web.Response(status=403)
         return await handler(request)
 

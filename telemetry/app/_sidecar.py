@@ -157,7 +157,6 @@ class Sidecar:
         self.tls: ServerTls | None = None
         self.listen_port = 0
         self.admin_port = 0
-        self.cut_off = ListenerCounts()
         self.log_port = 0
 
     async def start(self) -> None:
@@ -204,7 +203,7 @@ class Sidecar:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         components = self._components or self._default_components()
         self.receipts, self.gpu = components.receipts, components.gpu
-        metrics = ProxyMetrics(config, self.registry, VERSION)
+        self._metrics = metrics = ProxyMetrics(config, self.registry, VERSION)
         exporters: list[SpanExporter] = []
         if self.receipts is not None:
             self._start_receipts(self.receipts)
@@ -254,17 +253,13 @@ class Sidecar:
         log_host, log_port = (
             parse_host_port(config.proxy.log_listen, "proxy.log_listen") if public_log else ("", 0)
         )
-        for application, bound in ((app, host), (admin, admin_host), (public_log, log_host)):
-            if application is not None and is_loopback(bound):
-                application.middlewares.append(host_guard(bound))
-        self.listen_port = await self._serve(app, host, port, cancel_on_disconnect=True)
-        self.admin_port = await self._serve(admin, admin_host, admin_port)
+        self.listen_port = await self._serve("proxy", app, host, port, cancel_on_disconnect=True)
+        self.admin_port = await self._serve("admin", admin, admin_host, admin_port)
         if public_log is not None:
-            self.log_port = await self._serve(public_log, log_host, log_port)
+            self.log_port = await self._serve("log", public_log, log_host, log_port)
         if self.receipts is not None:
             scheme = "https" if self.tls is not None else "http"
             self.receipts.announce_admin(f"{scheme}://{_url_host(admin_host)}:{self.admin_port}")
-        self._metrics = metrics
         self._probe_task = spawn(self._probe_loop(), name="upstream-probe")
         if self.receipts is not None and config.retention.spans_days > 0:
             self._prune_task = spawn(self._prune_loop(self.receipts), name="span-retention")
@@ -305,12 +300,21 @@ class Sidecar:
         return components
 
     async def _serve(
-        self, app: web.Application, host: str, port: int, *, cancel_on_disconnect: bool = False
+        self,
+        name: str,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        cancel_on_disconnect: bool = False,
     ) -> int:
+        counts = ListenerCounts(name, self._metrics)
+        if is_loopback(host):
+            app.middlewares.append(host_guard(host, counts))
         listener = GuardedListener(
             app,
             ListenerLimits.of(self.config.proxy),
-            self.cut_off,
+            counts,
             handler_cancellation=cancel_on_disconnect,
             shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )

@@ -23,6 +23,8 @@ LABEL_OUTCOME: Final = "outcome"
 LABEL_KIND: Final = "kind"
 LABEL_SINK: Final = "sink"
 LABEL_QUANTILE: Final = "quantile"
+LABEL_LISTENER: Final = "listener"
+LABEL_REASON: Final = "reason"
 
 # GenAI semantic-convention histograms (seconds / tokens).
 REQUEST_DURATION: Final = "gen_ai_server_request_duration_seconds"
@@ -43,6 +45,10 @@ UPSTREAM_UP: Final = "ollama_sidecar_upstream_up"
 TIER_BUDGET: Final = "ollama_sidecar_tier_budget_seconds"
 TIER_INFO: Final = "ollama_sidecar_tier_info"
 BUILD_INFO: Final = "ollama_sidecar_build_info"
+# The client-facing listeners' guards, and aiohttp's log lines the rate limit dropped.
+CONNECTIONS_REFUSED: Final = "ollama_sidecar_connections_refused_total"
+FOREIGN_HOST_REFUSALS: Final = "ollama_sidecar_foreign_host_refusals_total"
+LOG_LINES_SUPPRESSED: Final = "ollama_sidecar_log_lines_suppressed_total"
 
 
 # The prometheus_client counter objects are declared without `_total`; it appends it.

@@ -45,7 +45,8 @@ class ForeignLogFilter(logging.Filter):
     request line or header (a bearer token included). Only the message template (placeholders
     blanked), the exception's type and its HTTP status are kept, never the arguments nor the
     exception text, and at most `burst` lines, then `per_second`, get through; the next line that
-    does carries how many were suppressed.
+    does carries how many were suppressed, and `suppressed_total` counts them all (exported as
+    `ollama_sidecar_log_lines_suppressed_total`).
     """
 
     def __init__(self, per_second: float = 1.0, burst: int = 10) -> None:
@@ -55,6 +56,7 @@ class ForeignLogFilter(logging.Filter):
         self._tokens = float(burst)
         self._at = time.monotonic()
         self._suppressed = 0
+        self.suppressed_total = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         now = time.monotonic()
@@ -62,6 +64,7 @@ class ForeignLogFilter(logging.Filter):
         self._at = now
         if self._tokens < 1:
             self._suppressed += 1
+            self.suppressed_total += 1
             return False
         self._tokens -= 1
         template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
@@ -92,6 +95,16 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         logger.handlers[:] = [foreign if name == "aiohttp" else handler]
         logger.setLevel(level.upper())
         logger.propagate = False
+
+
+def suppressed_log_lines() -> int:
+    """aiohttp log lines the rate limit of `configure_logging` dropped; 0 before it ran."""
+    return sum(
+        log_filter.suppressed_total
+        for handler in logging.getLogger("aiohttp").handlers
+        for log_filter in handler.filters
+        if isinstance(log_filter, ForeignLogFilter)
+    )
 
 
 def record_fields(record: RequestRecord) -> dict[str, Any]:

@@ -6,15 +6,18 @@ edges plus every tier's latency budget, so a budget can be read as `_bucket{le="
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from telemetry.core import metric_names as n
 from telemetry.core._config import Config, Tier
 from telemetry.core._record import Outcome, RequestRecord
 from telemetry.core._text import ELLIPSIS
+from telemetry.observe._logs import suppressed_log_lines
 
 DURATION_BUCKETS = (
     0.01,
@@ -167,6 +170,20 @@ class ProxyMetrics:
             (n.LABEL_ENDPOINT,),
             registry=registry,
         )
+        self.connections_refused = Counter(
+            n.counter_base(n.CONNECTIONS_REFUSED),
+            "Client connections a listener's guard refused or cut off, by reason.",
+            (n.LABEL_LISTENER, n.LABEL_REASON),
+            registry=registry,
+        )
+        self.body_timeouts = self.connections_refused.labels("proxy", "body_timeout")
+        self.foreign_host_refusals = Counter(
+            n.counter_base(n.FOREIGN_HOST_REFUSALS),
+            "Requests answered 403 for a Host header outside the allow-list.",
+            (n.LABEL_LISTENER,),
+            registry=registry,
+        )
+        registry.register(SuppressedLogLines())
         self.upstream_up = Gauge(
             n.UPSTREAM_UP,
             "1 when Ollama answered the last readiness probe.",
@@ -260,6 +277,17 @@ class ProxyMetrics:
                 decode_rate=self.decode_rate.labels(model, tier),
             )
         return series
+
+
+class SuppressedLogLines(Collector):
+    """The aiohttp log lines the rate limit dropped, read from the log filter at each scrape."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            n.counter_base(n.LOG_LINES_SUPPRESSED),
+            "aiohttp log lines (malformed requests and the like) dropped by the rate limit.",
+            value=suppressed_log_lines(),
+        )
 
 
 @dataclass(slots=True)

@@ -190,6 +190,7 @@ class Proxy:
             except web.HTTPRequestEntityTooLarge:
                 return await self._refuse(request, ex, 413, "request body too large")
             except TimeoutError:
+                self._metrics.body_timeouts.inc()
                 return await self._refuse(request, ex, 408, "request body timeout", close=True)
         ex.route = route = classify(method, path, body)
         if route.model and route.is_inference and self._model_info is not None:
@@ -411,6 +412,10 @@ class Proxy:
                 ex.sent(payload)
             await response.write(payload)
             await response.write_eof()
+            if close:
+                # Now, not after aiohttp's lingering read of the rest of a body (up to 10 s
+                # more for a client that just timed out on it).
+                request.protocol.force_close()
         finally:
             if ex.route is None:
                 self._finish(ex)

@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import RequestRecord, load_config
 from telemetry.app._sidecar import Components, Sidecar
@@ -57,6 +58,18 @@ class Running:
 
     def sample(self, name: str, **labels: str) -> float | None:
         return self.registry.get_sample_value(name, labels)
+
+    async def scraped(self, name: str, **labels: str) -> float | None:
+        """One sample of a real scrape of the admin listener's `/metrics`."""
+        async with aiohttp.ClientSession() as session:
+            async with session.get(self.admin + "/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return None
 
 
 RecordSink = RecordingSink

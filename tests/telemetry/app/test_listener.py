@@ -18,6 +18,8 @@ from telemetry.emulator import EmulatorServer
 from tests._net import raw_exchange
 from tests.telemetry.conftest import Running, StartSidecar
 
+REFUSED = "ollama_sidecar_connections_refused_total"
+
 SHORT = {
     "header_timeout_seconds": 0.5,
     "keepalive_timeout_seconds": 1.0,
@@ -62,7 +64,9 @@ async def test_a_trickled_request_head_is_cut_off(short: Running, listener: str)
         port, b"GET /api/tags HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: 1\r\n"
     )
     assert answer == b"" and took < 2.0
-    assert short.sidecar.cut_off.head_timeouts == 1
+    assert await short.scraped(REFUSED, listener=listener, reason="header_timeout") == 1
+    other = "admin" if listener == "proxy" else "proxy"
+    assert await short.scraped(REFUSED, listener=other, reason="header_timeout") == 0
 
 
 async def test_a_silent_connection_is_closed_after_the_keepalive_timeout(short: Running) -> None:
@@ -100,6 +104,8 @@ async def test_a_trickled_request_body_gets_408(short: Running) -> None:
     assert answer.endswith(b'{"error":"request body timeout"}')
     (record,) = await short.sink.wait_for(1)
     assert record.status == 408
+    assert await short.scraped(REFUSED, listener="proxy", reason="body_timeout") == 1
+    assert await short.scraped(REFUSED, listener="proxy", reason="header_timeout") == 0
 
 
 async def test_the_head_timer_stops_at_the_request_and_restarts_at_the_next_head(
@@ -130,10 +136,10 @@ async def test_the_head_timer_stops_at_the_request_and_restarts_at_the_next_head
                 assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
                 length = int(answer.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                 await reader.readexactly(length)
-            assert running.sidecar.cut_off.head_timeouts == 0
+            assert await running.scraped(REFUSED, listener="proxy", reason="header_timeout") == 0
             writer.write(b"GET /api/tags HTTP/1.1\r\n")
             assert await reader.read() == b""
-        assert running.sidecar.cut_off.head_timeouts == 1
+        assert await running.scraped(REFUSED, listener="proxy", reason="header_timeout") == 1
     finally:
         writer.close()
 
@@ -150,7 +156,8 @@ async def test_connections_beyond_the_cap_are_refused(
         async with asyncio.timeout(3):
             assert await reader.read() == REFUSAL
         writer.close()
-        assert running.sidecar.cut_off.refused == 1
+        assert await running.scraped(REFUSED, listener="proxy", reason="max_connections") == 1
+        assert await running.scraped(REFUSED, listener="admin", reason="max_connections") == 0
         for _, held_writer in held:
             held_writer.close()
         async with asyncio.timeout(3):

@@ -15,6 +15,8 @@ from telemetry.emulator import EmulatorServer
 from tests._net import free_port, raw_exchange
 from tests.telemetry.conftest import Running, StartSidecar
 
+FOREIGN_HOST = "ollama_sidecar_foreign_host_refusals_total"
+
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
@@ -174,6 +176,9 @@ async def test_foreign_host_is_refused_on_both_listeners(
         async with client.get(url, headers={"Host": host}) as response:
             assert (response.status, await response.read()) == (403, b"")
     assert proxied.sink.records == []
+    for listener in ("proxy", "admin"):
+        refusals = await proxied.scraped(FOREIGN_HOST, listener=listener)
+        assert refusals == 1, listener
 
 
 @pytest.mark.parametrize("host", ["localhost:11435", "127.0.0.1", "[::1]:80", "a.localhost", ""])
@@ -183,6 +188,7 @@ async def test_local_hosts_are_served_on_both_listeners(
     for url in (proxied.url + "/api/tags", proxied.admin + "/healthz"):
         async with client.get(url, headers={"Host": host}) as response:
             assert response.status == 200
+    assert await proxied.scraped(FOREIGN_HOST, listener="proxy") == 0
 
 
 async def test_expect_continue_is_answered_here_and_not_forwarded(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry.observe._logs import LOGGERS, JsonFormatter, configure_logging
 from tests._net import free_port, raw_exchange, wait_http
@@ -90,6 +91,11 @@ async def test_malformed_requests_log_no_header_bytes_and_are_rate_limited(
         for _ in range(40):
             answer = await raw_exchange(port, request)
             assert answer.startswith(b"HTTP/1.0 400 Bad Request")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{admin}/metrics") as response,
+        ):
+            scrape = await response.text()
     finally:
         sidecar.terminate()
         sidecar.wait(10)
@@ -98,6 +104,14 @@ async def test_malformed_requests_log_no_header_bytes_and_are_rate_limited(
     lines = [json.loads(line) for line in text.splitlines()]
     server = [line for line in lines if line["logger"].startswith("aiohttp")]
     assert 1 <= len(server) <= 11  # the burst, plus what the seconds it took refilled
+    logged = sum(line["msg"].startswith("Error handling request") for line in server)
+    (suppressed,) = (
+        sample.value
+        for family in text_string_to_metric_families(scrape)
+        for sample in family.samples
+        if sample.name == "ollama_sidecar_log_lines_suppressed_total"
+    )
+    assert suppressed == 40 - logged >= 29
     assert server[0] == {
         "ts": server[0]["ts"],
         "level": "error",
