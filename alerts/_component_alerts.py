@@ -12,6 +12,7 @@ from telemetry.core import metric_names as proxy
 
 SIDECAR_DOWN = f"{ALERT_PREFIX}Down"
 OLLAMA_UNREACHABLE = f"{ALERT_PREFIX}OllamaUnreachable"
+CONNECTIONS_REFUSED = f"{ALERT_PREFIX}ConnectionsRefused"
 GPU_MISSING = f"{ALERT_PREFIX}GpuMissing"
 GPU_LOST = f"{ALERT_PREFIX}GpuLost"
 GPU_UNHEALTHY = f"{ALERT_PREFIX}GpuUnhealthy"
@@ -33,6 +34,7 @@ GPU_KEY = "instance, gpu, uuid, name"
 
 def sidecar_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, ...]:
     up = f'up{{job="{settings.job}"}}'
+    at_cap = f'{proxy.CONNECTIONS_REFUSED}{{{proxy.LABEL_REASON}="max_connections"}}'
     return (
         AlertRule(
             alert=SIDECAR_DOWN,
@@ -55,6 +57,17 @@ def sidecar_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, .
             description=(
                 "The sidecar on {{ $labels.instance }} reports its Ollama upstream down: "
                 "requests fail with 502/504."
+            ),
+        ),
+        AlertRule(
+            alert=CONNECTIONS_REFUSED,
+            expr=f"sum by (instance, {proxy.LABEL_LISTENER}) (increase({at_cap}[10m])) > 0",
+            severity="warning",
+            summary="The sidecar turns clients away at its connection cap.",
+            description=(
+                "The {{ $labels.listener }} listener on {{ $labels.instance }} refused "
+                "connections with 503 in the last 10m: proxy.max_client_connections open "
+                "connections were reached."
             ),
         ),
     )

@@ -172,6 +172,23 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
             (host,),
         ),
         Scenario(
+            comp.CONNECTIONS_REFUSED,
+            short,
+            (
+                (
+                    f"{proxy.CONNECTIONS_REFUSED}"
+                    f"{_labels(**host, listener='proxy', reason='max_connections')}",
+                    counter(short, (0, 1, 0)),
+                ),
+                (  # slow clients cut off are not what this alert is about
+                    f"{proxy.CONNECTIONS_REFUSED}"
+                    f"{_labels(**host, listener='proxy', reason='header_timeout')}",
+                    counter(short, (1, 1, 1)),
+                ),
+            ),
+            ({"instance": INSTANCE, "listener": "proxy"},),
+        ),
+        Scenario(
             comp.GPU_MISSING,
             short,
             ((devices, gauge(short, (1, 0, 1))),),
