@@ -128,14 +128,17 @@ def parse_version(body: object) -> str | None:
 class AiohttpOllamaClient:
     """`OllamaClient` over one long-lived aiohttp session, created lazily on the loop."""
 
-    def __init__(self, base_url: str, *, timeout: float = 2.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 2.0, headers: Mapping[str, str] | None = None
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._headers = dict(headers or {})
         self._session: aiohttp.ClientSession | None = None
 
     async def get_json(self, path: str) -> object:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         try:
             async with self._session.get(self._base + path) as response:
                 if response.status != 200:

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from exporters._inventory import HostInventory, gather, render
@@ -74,14 +74,22 @@ def _sampler_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-async def collect(tiers: tuple[Tier, ...], upstream: str) -> HostInventory:
-    """This host's inventory, with Ollama (or the sidecar) asked at `upstream`."""
+async def collect(
+    tiers: tuple[Tier, ...], upstream: str, headers: Mapping[str, str] | None = None
+) -> HostInventory:
+    """This host's inventory, with Ollama (or the sidecar, `headers` carrying its bearer token)
+    asked at `upstream`."""
     snapshot = await asyncio.to_thread(probe_once, default_sources())
-    return await _gather(snapshot, tiers, upstream)
+    return await _gather(snapshot, tiers, upstream, headers)
 
 
-async def _gather(snapshot: GpuSnapshot, tiers: tuple[Tier, ...], upstream: str) -> HostInventory:
-    client = AiohttpOllamaClient(upstream)
+async def _gather(
+    snapshot: GpuSnapshot,
+    tiers: tuple[Tier, ...],
+    upstream: str,
+    headers: Mapping[str, str] | None,
+) -> HostInventory:
+    client = AiohttpOllamaClient(upstream, headers=headers)
     try:
         return await gather(snapshot, tiers, client, upstream)
     finally:

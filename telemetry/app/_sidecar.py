@@ -56,21 +56,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def read_auth_token(path: Path | None) -> bytes | None:
+def read_auth_token(path: Path | None, setting: str = "proxy.auth_token_file") -> bytes | None:
+    """The bearer token in `path`, refused when group or others may read it; `setting` names
+    where the path came from in the error message."""
     if path is None:
         return None
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
         token = path.read_bytes().strip()
     except OSError as exc:
-        raise ConfigError(f"proxy.auth_token_file: cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(f"{setting}: cannot read {path}: {exc.strerror}") from exc
     if mode & 0o077:
         raise ConfigError(
-            f"proxy.auth_token_file: {path} has mode {mode:04o} and is accessible by group or "
+            f"{setting}: {path} has mode {mode:04o} and is accessible by group or "
             f"others; run `chmod 600 {path}`"
         )
     if not token:
-        raise ConfigError(f"proxy.auth_token_file: {path} is empty")
+        raise ConfigError(f"{setting}: {path} is empty")
     return token
 
 

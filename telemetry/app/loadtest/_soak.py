@@ -25,7 +25,7 @@ from telemetry import spawn
 from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.app.loadtest._matrix import RunSpec
 from telemetry.app.loadtest._runner import Runner, RunResult, combine
-from telemetry.app.loadtest._target import residency
+from telemetry.app.loadtest._target import residency, same_origin
 from telemetry.app.loadtest._verdict import Objectives
 
 MIN_SAMPLES = 6
@@ -74,10 +74,16 @@ class Sampler:
         target: str,
         metrics_url: str | None,
         interval: float,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self._session = session
         self._target = target
         self._metrics = metrics_url
+        self._headers = headers or {}
+        # The token goes to the target's origin only, not to a metrics URL elsewhere.
+        self._metrics_headers = (
+            self._headers if metrics_url and same_origin(metrics_url, target) else {}
+        )
         self._interval = interval
         self.samples: list[ProcessSample] = []
         self.problems: set[str] = set()
@@ -88,13 +94,15 @@ class Sampler:
         if self._metrics is not None:
             try:
                 timeout = aiohttp.ClientTimeout(total=5)
-                async with self._session.get(self._metrics, timeout=timeout) as response:
+                async with self._session.get(
+                    self._metrics, headers=self._metrics_headers, timeout=timeout
+                ) as response:
                     response.raise_for_status()
                     memory, files = process_series(await response.text())
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 self.problems.add(f"--metrics {self._metrics}: {exc or type(exc).__name__}")
         try:
-            loaded, vram = await residency(self._session, self._target, {})
+            loaded, vram = await residency(self._session, self._target, self._headers)
         except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
             self.problems.add(f"/api/ps: {exc or type(exc).__name__}")
         self.samples.append(ProcessSample(time.monotonic() - started, memory, files, loaded, vram))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
+from telemetry.app._sidecar import read_auth_token
 from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.emulator import EmulatorConfig
 
@@ -31,6 +34,23 @@ def check_url(url: str, flag: str = "--target") -> str:
     return url.rstrip("/")
 
 
+def bearer_headers(path: Path | None) -> dict[str, str]:
+    """`Authorization: Bearer` from a token file with the mode rules of `serve`'s own."""
+    token = read_auth_token(path, "--auth-token-file")
+    if token is None:
+        return {}
+    text = token.decode("ascii", "replace")
+    if not text.isprintable():
+        raise LoadtestError("--auth-token-file: the token must be printable ASCII")
+    return {"Authorization": f"Bearer {text}"}
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Whether two URLs share scheme, host and port: the token goes to the target's origin only."""
+    a, b = URL(url), URL(other)
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
 async def _get(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> Any:
     async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as r:
         r.raise_for_status()
@@ -45,6 +65,13 @@ async def probe(
         version = (await _get(session, url + "/api/version", headers)).get("version")
         tags = await _get(session, url + "/api/tags", headers)
     except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
+        if isinstance(exc, aiohttp.ClientResponseError) and exc.status in (401, 403):
+            hint = (
+                "refused the token of --auth-token-file"
+                if headers
+                else "needs a bearer token: pass --auth-token-file FILE (the sidecar's token file)"
+            )
+            raise LoadtestError(f"target {url} answered {exc.status}: it {hint}") from exc
         raise LoadtestError(
             f"target {url} does not answer like Ollama: {exc or type(exc).__name__}"
         ) from exc

@@ -1,12 +1,15 @@
 """`ollama-sidecar loadtest`: run the matrix against a target and judge every run by its SLO.
 
-    ollama-sidecar loadtest [--target URL] [--matrix FILE] [--config FILE] [--region NAME]
-                            [--out DIR] [--json] [--quick] [--sweep concurrency=1,2,4]
-                            [--soak DURATION --metrics URL]
+    ollama-sidecar loadtest [--target URL] [--auth-token-file FILE] [--matrix FILE]
+                            [--config FILE] [--region NAME] [--out DIR] [--json] [--quick]
+                            [--sweep concurrency=1,2,4] [--soak DURATION --metrics URL]
     ollama-sidecar loadtest merge DIR... [--out DIR] [--json]
 
 Exit codes: 0 every run (and the sweep or soak) meets its SLO, 1 any misses it, 2 usage or input
-error (a bad matrix gets one line naming the key and the run). Progress and the summary go to
+error (a bad matrix gets one line naming the key and the run; a target that answers 401 or 403
+to the first requests, for a missing or wrong `--auth-token-file`). The token goes to the
+target's origin only: a `--metrics` URL elsewhere (the sidecar's admin listener, which needs no
+token) never sees it. Progress and the summary go to
 stderr; `--json` prints the report JSON on stdout (the files are written all the same).
 """
 
@@ -34,7 +37,13 @@ from telemetry.app.loadtest._report import build_report, write_report
 from telemetry.app.loadtest._runner import Runner, RunResult
 from telemetry.app.loadtest._soak import Sampler, parse_duration, soak
 from telemetry.app.loadtest._sweep import DEFAULT_MARGIN, parse_sweep, sweep
-from telemetry.app.loadtest._target import REHEARSAL, TargetInfo, check_url, probe
+from telemetry.app.loadtest._target import (
+    REHEARSAL,
+    TargetInfo,
+    bearer_headers,
+    check_url,
+    probe,
+)
 from telemetry.app.loadtest._verdict import DEFAULT_MAX_ERROR_RATE, Objectives
 from telemetry.core._runtime import run as run_loop
 from telemetry.emulator import EmulatorServer
@@ -44,6 +53,12 @@ QUICK_SECONDS = 5.0
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="Ollama-compatible base URL (default: built-in emulator)")
+    parser.add_argument(
+        "--auth-token-file",
+        type=Path,
+        metavar="FILE",
+        help="send `Authorization: Bearer` with the token in FILE (mode 0600) to the target",
+    )
     parser.add_argument("--matrix", type=Path, help="TOML file of [[run]] tables")
     parser.add_argument("--config", type=Path, help="the sidecar's config file (tiers, SLO)")
     parser.add_argument("--region", help="region or host name recorded in the report")
@@ -80,6 +95,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 class Plan:
     config: Config
     target: str | None
+    headers: dict[str, str]
     metrics: str | None
     objectives: Objectives
     matrix: tuple[RunSpec, ...] | None
@@ -114,6 +130,7 @@ def _plan(args: argparse.Namespace) -> Plan:
     return Plan(
         config=config,
         target=check_url(args.target) if args.target is not None else None,
+        headers=bearer_headers(args.auth_token_file),
         metrics=check_url(args.metrics, "--metrics") if args.metrics is not None else None,
         objectives=Objectives.from_config(config, args.max_error_rate),
         matrix=matrix,
@@ -145,9 +162,9 @@ async def _main(args: argparse.Namespace, plan: Plan) -> tuple[dict[str, Any], l
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None)
         ) as session:
-            info = await probe(session, target, {}, emulated=emulator is not None)
+            info = await probe(session, target, plan.headers, emulated=emulator is not None)
             matrix, notes = _matrix(plan, info, args.quick)
-            runner = Runner(session, target, plan.objectives, progress)
+            runner = Runner(session, target, plan.objectives, progress, plan.headers)
             sections: dict[str, Any] = {}
             kind = "loadtest"
             if plan.levels is not None:
@@ -156,13 +173,13 @@ async def _main(args: argparse.Namespace, plan: Plan) -> tuple[dict[str, Any], l
             elif plan.soak_seconds is not None:
                 kind = "soak"
                 interval = args.sample_interval or max(plan.soak_seconds / 30, 0.5)
-                sampler = Sampler(session, target, plan.metrics, interval)
+                sampler = Sampler(session, target, plan.metrics, interval, plan.headers)
                 results, sections["soak"] = await soak(
                     runner, matrix, plan.soak_seconds, sampler, plan.objectives
                 )
             else:
                 results = [await runner.run(spec) for spec in matrix]
-        inventory = await collect(plan.config.tiers, target)
+        inventory = await collect(plan.config.tiers, target, plan.headers)
     finally:
         if emulator is not None:
             await emulator.close()

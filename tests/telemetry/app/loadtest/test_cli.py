@@ -18,6 +18,8 @@ from telemetry.app.loadtest._report import build_report, write_report
 from telemetry.app.loadtest._runner import Runner
 from telemetry.app.loadtest._verdict import Objectives
 from telemetry.emulator import EmulatorServer
+from tests._net import free_port
+from tests.telemetry.app._procs import cli, emulator, serve, wait_url
 from tests.telemetry.app.loadtest._files import png_size, valid_report
 from tests.telemetry.app.loadtest.conftest import FAST_TIERS, spec
 
@@ -175,6 +177,56 @@ async def test_soak_watching_a_leaking_sidecar_fails_with_exit_1(
     assert report["kind"] == "soak" and report["runs"][0]["verdict"] == "pass"
     assert report["soak"]["verdict"] == "fail" and report["soak"]["memory_bytes"]["growing"]
     assert "memory: " in stderr and "keeps growing" in stderr
+
+
+async def test_a_sidecar_with_a_token_needs_auth_token_file(tmp_path: Path) -> None:
+    """The real `serve` with a token file: without the flag (or with a wrong token) the load
+    test stops at its first request with one line; with it, every request the load test makes
+    (probe, runs, /api/ps, the inventory) is authorized, and the soak's --metrics on the admin
+    listener, another origin, needs none."""
+    matrix, config = _files(tmp_path, requests=4)
+    token, wrong = tmp_path / "token", tmp_path / "wrong"
+    for path, text in ((token, "tok-loadtest-9c1f"), (wrong, "not-the-token")):
+        path.write_text(text + "\n")
+        path.chmod(0o600)
+    emu_port, port, admin = free_port(), free_port(), free_port()
+    sidecar = serve(
+        f"http://127.0.0.1:{emu_port}",
+        tmp_path / "data",
+        f"127.0.0.1:{port}",
+        f"127.0.0.1:{admin}",
+        "--no-receipts",
+        "--auth-token-file",
+        str(token),
+    )
+    target = ["--target", f"http://127.0.0.1:{port}", "--matrix", matrix, "--config", config]
+    with cli(emulator(f"127.0.0.1:{emu_port}")) as emu_proc:
+        await asyncio.to_thread(wait_url, f"http://127.0.0.1:{emu_port}/api/version", emu_proc)
+        with cli(sidecar) as proc:
+            await asyncio.to_thread(wait_url, f"http://127.0.0.1:{admin}/healthz", proc)
+            without = await _loadtest(*target, "--out", str(tmp_path / "none"))
+            refused = await _loadtest(
+                *target, "--auth-token-file", str(wrong), "--out", str(tmp_path / "refused")
+            )
+            code, _, stderr = await _loadtest(
+                *target, "--auth-token-file", str(token), "--out", str(tmp_path / "ok"),
+                "--soak", "1s", "--sample-interval", "0.5",
+                "--metrics", f"http://127.0.0.1:{admin}/metrics",
+            )  # fmt: skip
+    assert without[0] == 2 and without[2].count("\n") == 1, without[2]
+    assert f"target http://127.0.0.1:{port} answered 401" in without[2]
+    assert "pass --auth-token-file FILE" in without[2]
+    assert refused[0] == 2 and "refused the token of --auth-token-file" in refused[2]
+    assert not (tmp_path / "none").exists() and not (tmp_path / "refused").exists()
+    assert code == 0, stderr
+    report = valid_report(tmp_path / "ok" / "report.json")
+    assert [r["verdict"] for r in report["runs"]] == ["pass", "pass"]
+    assert all(r["error_rate"] == 0 for r in report["runs"])
+    assert report["soak"]["problems"] == []
+    assert report["soak"]["residency"]["models_loaded_max"] is not None
+    assert all(s["memory_bytes"] for s in report["soak"]["samples"])
+    assert report["environment"]["inventory"]["ollama_version"] == "0.32.15"
+    assert "tok-loadtest-9c1f" not in stderr
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,12 @@ sidecar's process series and Ollama's residency sampled while the matrix repeats
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from telemetry import Config
 from telemetry.app._sidecar import Components, Sidecar
@@ -106,3 +108,42 @@ async def test_unreachable_metrics_is_reported_not_fatal(
     assert section["verdict"] == "pass" and section["memory_bytes"]["samples"] == 0
     assert section["problems"][0].startswith("--metrics http://127.0.0.1:9/metrics: ")
     assert "memory: not sampled (pass --metrics" in " ".join(section["summary"])
+
+
+@pytest.fixture
+async def recording() -> AsyncIterator[tuple[list[str], list[str], str, str]]:
+    """Two servers, each serving /api/ps and /metrics and recording the Authorization header
+    of every request: (seen by the first, seen by the second, their base URLs)."""
+    seen: tuple[list[str], list[str]] = ([], [])
+    runners, urls = [], []
+    for log in seen:
+
+        async def answer(request: web.Request, log: list[str] = log) -> web.Response:
+            log.append(f"{request.path} {request.headers.get('Authorization', '-')}")
+            if request.path == "/metrics":
+                return web.Response(text="process_resident_memory_bytes 1e8\n")
+            return web.json_response({"models": []})
+
+        app = web.Application()
+        app.router.add_get("/api/ps", answer)
+        app.router.add_get("/metrics", answer)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+        urls.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    yield seen[0], seen[1], urls[0], urls[1]
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_the_token_goes_to_the_target_origin_only(
+    session: aiohttp.ClientSession, recording: tuple[list[str], list[str], str, str]
+) -> None:
+    target_seen, other_seen, target, other = recording
+    headers = {"Authorization": "Bearer tok"}
+    await Sampler(session, target, target + "/metrics", 1.0, headers).sample(0.0)
+    assert sorted(target_seen) == ["/api/ps Bearer tok", "/metrics Bearer tok"]
+    target_seen.clear()
+    await Sampler(session, target, other + "/metrics", 1.0, headers).sample(0.0)
+    assert (target_seen, other_seen) == (["/api/ps Bearer tok"], ["/metrics -"])
