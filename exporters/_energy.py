@@ -13,10 +13,11 @@ Two halves, one per thread:
   reading (its value plus the measured power times the time since it was read), never below the
   previous change point's estimate, and splits the energy since the previous change point equally
   among the requests then running on that GPU (the GPUs a request occupies are fixed when it
-  begins). Busy time is split the same way, weighted by the sampled utilization. The shares of
-  overlapping requests therefore add up to the counter's advance over their union. A GPU whose
-  counter was reset, or that stopped reporting, during a request leaves that request's energy
-  out, never negative or 0.
+  begins; `narrow`, at its first token, may only drop some, e.g. all of them for a request a
+  remote or CPU-served model answers). Busy time is split the same way, weighted by the sampled
+  utilization. The shares of overlapping requests therefore add up to the counter's advance
+  over their union. A GPU whose counter was reset, or that stopped reporting, during a request
+  leaves that request's energy out, never negative or 0.
 """
 
 from __future__ import annotations
@@ -133,8 +134,9 @@ class EnergyMeter:
     """Implements the `begin`/`end` half of `telemetry.core.GpuMeter` over `EnergyCounters`.
 
     `gpus_of(model)` names the GPUs (by UUID) a request for `model` occupies, asked once when it
-    begins. Each start and end costs O(GPUs), whatever the number of requests in flight: each
-    GPU keeps running per-member totals and a request keeps their values at its start.
+    begins (`narrow` drops some later). Each start, narrowing and end costs O(GPUs), whatever
+    the number of requests in flight: each GPU keeps running per-member totals and a request
+    keeps their values at its start.
     """
 
     def __init__(
@@ -171,6 +173,18 @@ class EnergyMeter:
         handle, self._next = self._next, self._next + 1
         self._active[handle] = _Share(gpus)
         return handle
+
+    def narrow(self, handle: int, gpus: Iterable[str]) -> None:
+        """From now on the request occupies only those of its GPUs in `gpus`: it leaves the
+        others (its slices there so far are dropped) and takes no more of their energy."""
+        share = self._active.get(handle)
+        if share is None:
+            return
+        self._change_point(self._clock())
+        keep = set(gpus)
+        for g in [g for g in share.gpus if g not in keep]:
+            self._totals[g].members -= 1
+            del share.gpus[g]
 
     def end(self, handle: int, gpus: Iterable[str]) -> GpuUsage | None:
         """The request's share on `gpus` (the GPUs that served it); None when empty or unknown."""

@@ -199,9 +199,12 @@ class GpuMonitor:
     def begin(self, model: str) -> int:
         return self._meter.begin(model)
 
+    def place(self, handle: int, placement: Placement) -> None:
+        if placement.processor is not Processor.UNKNOWN:
+            self._meter.narrow(handle, _served_on(placement))
+
     def end(self, handle: int, placement: Placement) -> GpuUsage | None:
-        served = placement.processor in (Processor.GPU, Processor.PARTIAL)
-        return self._meter.end(handle, [g.uuid for g in placement.gpus] if served else ())
+        return self._meter.end(handle, _served_on(placement))
 
     def submit(self, record: RequestRecord) -> None:
         if record.model is None:
@@ -296,3 +299,9 @@ class GpuMonitor:
                 await asyncio.wait_for(self._wake.wait(), interval)
             # A newly wanted model wakes the loop, but never sooner than the current spacing.
             await asyncio.sleep(max(0.0, started + gap - time.monotonic()))
+
+
+def _served_on(placement: Placement) -> list[str]:
+    """The GPUs (by UUID) that did a request's work: none for cpu, remote or unknown."""
+    served = placement.processor in (Processor.GPU, Processor.PARTIAL)
+    return [g.uuid for g in placement.gpus] if served else []

@@ -152,6 +152,11 @@ class GpuMeter(Protocol):
         """A request for `model` starts now; returns the handle `end` takes."""
         ...
 
+    def place(self, handle: int, placement: Placement) -> None:
+        """The request's placement became known (at its first token): from now on it occupies
+        only the GPUs `placement` lists, none when no local GPU serves it (cpu, remote)."""
+        ...
+
     def end(self, handle: int, placement: Placement) -> GpuUsage | None:
         """The request ended now, served as `placement`; None when no GPU served it."""
         ...

@@ -26,7 +26,7 @@ from opentelemetry.trace import Span
 from yarl import URL
 
 from telemetry.core._config import Config, Tier
-from telemetry.core._record import GpuMeter, ModelInfo, RecordSink
+from telemetry.core._record import GpuMeter, ModelInfo, Placement, Processor, RecordSink
 from telemetry.observe._metrics import ProxyMetrics
 from telemetry.observe._tracing import Tracing, parent_context, traceparent_of
 from telemetry.proxy._deadline import Deadline
@@ -328,7 +328,7 @@ class Proxy:
         async for chunk in upstream.content.iter_any():
             if tap is not None and tap.feed(chunk) and ex.first_token_ns is None:
                 deadline.first_token()
-                self._on_first_token(ex)
+                self._on_first_token(ex, tap.remote_host)
             if hasher is not None:
                 hasher.update(chunk)
             ex.response_bytes += len(chunk)
@@ -348,13 +348,20 @@ class Proxy:
             upstream_server="Server" in upstream.headers,
         )
 
-    def _on_first_token(self, ex: Exchange) -> None:
+    def _on_first_token(self, ex: Exchange, remote_host: str | None) -> None:
         ex.first_token_ns = time.perf_counter_ns()
-        if self._model_info is not None and ex.route is not None and ex.route.model:
+        if remote_host is not None:  # a cloud model, whatever the monitor knows of it yet
+            ex.placement = Placement(Processor.REMOTE, remote_host=remote_host)
+        elif self._model_info is not None and ex.route is not None and ex.route.model:
             try:
                 ex.placement = self._model_info.placement(ex.route.model)
             except Exception:
                 self._sink_failed("model_info")
+        if self._meter is not None and ex.meter_handle is not None:
+            try:  # from now on the request takes energy only from the GPUs serving it
+                self._meter.place(ex.meter_handle, ex.placement)
+            except Exception:
+                self._sink_failed("gpu_meter")
 
     async def _fail(
         self,

@@ -120,6 +120,11 @@ class StreamTap:
             self._json_chunk(data)
         return False
 
+    @property
+    def remote_host(self) -> str | None:
+        """The `remote_host` a line so far named: a cloud model answers on another host."""
+        return self._facts.remote_host
+
     def finish(self) -> TapResult:
         """End of body: process a trailing unterminated line or event, then summarise."""
         if self._result is not None:

@@ -96,6 +96,32 @@ def test_a_cpu_request_gets_nothing_and_does_not_dilute_a_gpu_one(gpu: Gpu) -> N
     assert usage is not None and usage.energy_joules == pytest.approx(WATTS)
 
 
+def test_a_request_that_turns_out_remote_leaves_the_gpu_from_its_first_token(gpu: Gpu) -> None:
+    """A model the monitor did not know yet occupies the GPU until its first line says it is
+    remote; from then on the local request gets the whole draw, and the shares still add up."""
+    start = gpu.joules
+    remote = gpu.meter.begin("new-cloud-model")
+    local = gpu.meter.begin("m")
+    gpu.advance(1.0)  # both on the GPU: half each
+    gpu.meter.narrow(remote, [])
+    gpu.advance(2.0)  # the local one alone
+    assert gpu.meter.end(remote, []) is None
+    usage = gpu.meter.end(local, [UUID0])
+    assert usage is not None and usage.energy_joules == pytest.approx(WATTS * (0.5 + 2.0))
+    gpu.meter.narrow(remote, [])  # an ended request: nothing to do
+    assert gpu.meter.active == 0 and gpu.joules - start == pytest.approx(WATTS * 3.0)
+
+
+def test_narrowing_to_the_served_gpus_keeps_their_share(gpu: Gpu) -> None:
+    gpu.gpus["m"] = frozenset({UUID0, UUID1})
+    handle = gpu.meter.begin("m")
+    gpu.advance(1.0)
+    gpu.meter.narrow(handle, [UUID0])
+    gpu.advance(1.0)
+    usage = gpu.meter.end(handle, [UUID0])
+    assert usage is not None and usage.energy_joules == pytest.approx(WATTS * 2.0)
+
+
 def test_a_reset_between_start_and_end_leaves_the_energy_out(gpu: Gpu) -> None:
     handle = gpu.meter.begin("m")
     gpu.advance(0.5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters import GpuMonitor, GpuSource, NvmlSource, RocmSmiLibSource
+from exporters import AiohttpOllamaClient, GpuMonitor, GpuSource, NvmlSource, RocmSmiLibSource
 from exporters.testing import FakeNvml, FakeRocmSmi
 from receipts import ReceiptService
 from telemetry.app._sidecar import Components, Sidecar
@@ -25,6 +26,8 @@ from telemetry.emulator import DEFAULT_MODELS, EmulatorConfig, EmulatorServer
 
 WATTS = 250.0
 GPU_MODEL, PARTIAL_MODEL, CPU_MODEL = "llama3.1:8b", "llama3.3:70b", "llama3.2:3b"
+CLOUD_MODEL = "gpt-oss:120b-cloud"  # served by ollama.com: no local GPU does its work
+REMOTE_HOST = "https://ollama.com:443"
 FRACTIONS = {GPU_MODEL: 1.0, PARTIAL_MODEL: 0.52, CPU_MODEL: 0.0}
 # 12 tokens at 30/s after a 0.1 s first token: about half a second per request.
 EMULATOR = EmulatorConfig(ttft_seconds=0.1, tokens_per_second=30, output_tokens=12)
@@ -38,8 +41,27 @@ class Stack:
     admin: str
 
 
-@pytest.fixture
-async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+class UnawareOllama:
+    """The monitor's view of Ollama when a cloud model was pulled after its last `/api/tags`:
+    the real emulator's answers, with the cloud models left out of the tags."""
+
+    def __init__(self, url: str) -> None:
+        self._client = AiohttpOllamaClient(url)
+
+    async def get_json(self, path: str) -> object:
+        body = await self._client.get_json(path)
+        if path == "/api/tags" and isinstance(body, dict):
+            body["models"] = [m for m in body["models"] if "remote_host" not in m]
+        return body
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path, *, backend: str = "nvml", knows_cloud: bool = True
+) -> AsyncIterator[Stack]:
     models = tuple(
         dataclasses.replace(m, vram_fraction=FRACTIONS.get(m.name, m.vram_fraction))
         for m in DEFAULT_MODELS
@@ -63,13 +85,14 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
         )
         registry = CollectorRegistry()
         source: GpuSource = NvmlSource(nvml, is_ollama=lambda pid: False)
-        if getattr(request, "param", "nvml") == "rocm_smi":
+        if backend == "rocm_smi":
             smi = FakeRocmSmi.mi300x(1)
             smi.draw(0, WATTS)
             source = RocmSmiLibSource(smi, check_sysfs=False)
+        unaware = None if knows_cloud else UnawareOllama(emu.url)
         components = Components(
             receipts=ReceiptService(config, registry=registry),
-            gpu=GpuMonitor(config, registry, sources=[source]),
+            gpu=GpuMonitor(config, registry, sources=[source], ollama=unaware),
         )
         sidecar = Sidecar(config, env={}, registry=registry, components=components)
         await sidecar.start()
@@ -83,15 +106,24 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
             async with aiohttp.ClientSession() as session:
                 for model in FRACTIONS:  # loaded, and shown by /api/ps, before the tests
                     await generate(session, stack, model)
+            cloud = Processor.REMOTE if knows_cloud else Processor.UNKNOWN
             async with asyncio.timeout(5):
-                while any(
-                    sidecar.gpu is None or sidecar.gpu.placement(m).processor is Processor.UNKNOWN
-                    for m in FRACTIONS
+                while sidecar.gpu is None or (
+                    any(sidecar.gpu.placement(m).processor is Processor.UNKNOWN for m in FRACTIONS)
+                    or sidecar.gpu.placement(CLOUD_MODEL).processor is not cloud
                 ):
                     await asyncio.sleep(0.05)
             yield stack
         finally:
             await sidecar.stop()
+            if unaware is not None:
+                await unaware.close()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    async with running(tmp_path, backend=getattr(request, "param", "nvml")) as stack:
+        yield stack
 
 
 async def generate(session: aiohttp.ClientSession, stack: Stack, model: str) -> str:
@@ -183,3 +215,55 @@ async def test_a_driver_reload_during_a_request_omits_its_energy(stack: Stack) -
         "ollama_sidecar_gpu_requests_unmetered_total", {"tier": "gpu-8gb"}
     )
     assert unmetered == 1
+
+
+async def overlap(stack: Stack, other_model: str) -> tuple[Any, Any]:
+    """A local GPU request with a request for `other_model` started 0.1 s into it."""
+    async with aiohttp.ClientSession() as session:
+        local = asyncio.ensure_future(generate(session, stack, GPU_MODEL))
+        await asyncio.sleep(0.1)
+        other = await generate(session, stack, other_model)
+        return (
+            await receipt(session, stack, await local),
+            await receipt(session, stack, other),
+        )
+
+
+@pytest.mark.parametrize("other_model", [CLOUD_MODEL, CPU_MODEL], ids=["remote", "cpu"])
+async def test_off_gpu_work_takes_no_share_of_an_overlapping_local_request(
+    stack: Stack, other_model: str
+) -> None:
+    local, other = await overlap(stack, other_model)
+    assert int(other["start_unix_ns"]) < int(local["end_unix_ns"])  # they did overlap
+    assert "gpu_usage" not in other
+    if other_model == CLOUD_MODEL:
+        # the GPU list of remote work names no local GPU
+        assert other["placement"] == {"processor": "remote", "remote_host": REMOTE_HOST}
+    else:
+        assert other["placement"]["processor"] == "cpu" and "gpus" not in other["placement"]
+    # the local request got the whole measured draw of its GPU, undiluted
+    energy = local["gpu_usage"]["energy_mj"] / 1000
+    assert energy == pytest.approx(WATTS * seconds(local), rel=0.05)
+    registry = stack.sidecar.registry
+    for family in (
+        "ollama_sidecar_gpu_request_energy_joules_total",
+        "ollama_sidecar_gpu_request_seconds_total",
+    ):
+        labels = {"gen_ai_request_model": other_model}
+        if family.endswith("energy_joules_total"):
+            labels["tier"] = other["tier"]
+        assert registry.get_sample_value(family, labels) is None
+
+
+async def test_a_cloud_model_the_monitor_does_not_know_leaves_the_gpu_at_its_first_line(
+    tmp_path: Path,
+) -> None:
+    """Pulled after the last `/api/tags`: it counts on the GPU until its first line names its
+    remote host, then no more; the overlapping local request loses at most that first 0.1 s."""
+    async with running(tmp_path, knows_cloud=False) as stack:
+        local, remote = await overlap(stack, CLOUD_MODEL)
+    assert remote["placement"] == {"processor": "remote", "remote_host": REMOTE_HOST}
+    assert "gpu_usage" not in remote
+    energy = local["gpu_usage"]["energy_mj"] / 1000
+    # diluted for the whole overlap it would get about 0.6 of this; for the first line, 0.9
+    assert 0.85 * WATTS * seconds(local) < energy < 1.05 * WATTS * seconds(local)

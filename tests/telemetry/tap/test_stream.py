@@ -420,3 +420,13 @@ def test_corrupted_streams_never_raise(stream: wire.Stream, noise: bytes, at: in
     tap.feed(body[:at] + noise)
     tap.feed(body[at:])
     assert isinstance(tap.finish(), TapResult)
+
+
+def test_a_cloud_models_remote_host_is_known_at_its_first_line() -> None:
+    first = {"model": "gpt-oss:120b-cloud", "remote_host": "https://ollama.com:443"}
+    tap = StreamTap(Framing.NDJSON)
+    assert tap.remote_host is None
+    assert tap.feed(json.dumps(first | {"response": "Hi", "done": False}).encode() + b"\n")
+    assert tap.remote_host == "https://ollama.com:443"  # before the stream ends
+    tap.feed(json.dumps(first | {"response": "", "done": True}).encode() + b"\n")
+    assert tap.finish().remote_host == "https://ollama.com:443"
