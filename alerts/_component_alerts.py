@@ -77,7 +77,11 @@ def gpu_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, ...]:
     wait = settings.gpu_for_seconds
     lookback = duration(settings.gpu_lost_lookback_seconds)
     fallback_window = duration(settings.cpu_fallback_window_seconds)
-    by_processor = f"sum by (instance) (rate({gpu.REQUESTS_BY_PROCESSOR}[{fallback_window}]))"
+    # Of the requests served here: a cloud model's (remote) ran on no local processor at all.
+    by_processor = (
+        f"sum by (instance) (rate({gpu.REQUESTS_BY_PROCESSOR}"
+        f'{{{gpu.LABEL_PROCESSOR}!="remote"}}[{fallback_window}]))'
+    )
     off_gpu = (
         f"sum by (instance) (rate({gpu.REQUESTS_BY_PROCESSOR}"
         f'{{{gpu.LABEL_PROCESSOR}=~"cpu|partial"}}[{fallback_window}]))'
@@ -180,8 +184,8 @@ def gpu_alerts(config: Config, settings: RuleSettings) -> tuple[AlertRule, ...]:
             for_seconds=wait,
             summary="Requests run on the CPU although the host has a GPU.",
             description=(
-                f"More than {settings.cpu_fallback_ratio:.0%} of the requests on "
-                "{{ $labels.instance }} ran fully or partly on the CPU over the last "
+                f"More than {settings.cpu_fallback_ratio:.0%} of the locally served requests "
+                "on {{ $labels.instance }} ran fully or partly on the CPU over the last "
                 f"{fallback_window}, while GPUs are present."
             ),
         ),

@@ -257,6 +257,11 @@ def _component_scenarios(config: Config, settings: RuleSettings) -> list[Scenari
                     f"{gpu.REQUESTS_BY_PROCESSOR}{_labels(**processor, processor='cpu')}",
                     counter(fallback, (0, 50, 0)),
                 ),
+                # heavy cloud-model traffic must not hide the local fallback
+                (
+                    f"{gpu.REQUESTS_BY_PROCESSOR}{_labels(**processor, processor='remote')}",
+                    counter(fallback, (1000, 1000, 1000)),
+                ),
             ),
             ({"instance": INSTANCE},),
         ),

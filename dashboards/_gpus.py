@@ -78,7 +78,8 @@ def gpus_dashboard() -> dict[str, Any]:
     )
     processor = timeseries(
         "Requests by processor",
-        "Where each request ran: gpu (model fully in VRAM), partial, cpu or unknown.",
+        "Where each request ran: gpu (model fully in VRAM), partial, cpu, remote (a cloud "
+        "model Ollama forwards to another host; no local GPU or CPU) or unknown.",
         "reqps",
         Query(
             f"sum by ({gpu.LABEL_PROCESSOR}) "

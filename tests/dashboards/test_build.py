@@ -133,3 +133,24 @@ def test_thresholds_follow_the_config() -> None:
     slo = build_dashboards(strict, RuleSettings())["slo.json"]
     exprs = [expr for _, expr in panel_queries(slo)]
     assert "vector(0.01)" in exprs
+
+
+def test_panels_on_the_processor_mix_name_and_show_every_processor() -> None:
+    """Each panel over the requests-by-processor counter lists every processor a request can
+    get (remote included) and keeps every one of them in its query."""
+    from telemetry import Processor
+
+    panels = [
+        p
+        for d in DASHBOARDS.values()
+        for p in d["panels"]
+        if any(gpu.REQUESTS_BY_PROCESSOR in t["expr"] for t in p.get("targets", ()))
+    ]
+    assert panels
+    for panel in panels:
+        for processor in Processor:
+            assert re.search(rf"\b{processor.value}\b", panel["description"]), panel["title"]
+        for target in panel["targets"]:
+            # no matcher on the label that could drop one of them
+            assert not re.search(rf"{gpu.LABEL_PROCESSOR}\s*[=!]", target["expr"]), target["expr"]
+            assert f"by ({gpu.LABEL_PROCESSOR})" in target["expr"], target["expr"]
