@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -45,9 +49,11 @@ async def test_the_emulator_shows_a_cloud_model_as_ollama_does() -> None:
             assert CLOUD not in {m["name"] for m in (await reply.json())["models"]}
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[tuple[Sidecar, CollectorRegistry]]:
-    async with EmulatorServer(EmulatorConfig(ttft_seconds=0, tokens_per_second=0)) as emu:
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path, emulator: EmulatorConfig, receipts: dict[str, object] | None = None
+) -> AsyncIterator[tuple[Sidecar, CollectorRegistry]]:
+    async with EmulatorServer(emulator) as emu:
         config = load_config(
             env={},
             overrides={
@@ -58,7 +64,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[Sidecar, CollectorRegistr
                     "data_dir": tmp_path,
                     "log_requests": False,
                 },
-                "receipts": {"flush_interval_seconds": 0.02},
+                "receipts": {"flush_interval_seconds": 0.02, **(receipts or {})},
                 "gpu": {"ollama_poll_interval_seconds": 0.05},
             },
         )
@@ -73,6 +79,12 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[Sidecar, CollectorRegistr
             yield sidecar, registry
         finally:
             await sidecar.stop()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[tuple[Sidecar, CollectorRegistry]]:
+    async with running(tmp_path, EmulatorConfig(ttft_seconds=0, tokens_per_second=0)) as stack:
+        yield stack
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
@@ -126,3 +138,78 @@ async def test_openai_route_to_a_cloud_model_is_remote_from_the_tags(
             stored = (await reply.json())["receipt"]
     placement = json.loads(base64.b64decode(stored["raw"]))["receipt"]["placement"]
     assert placement == {"processor": "remote", "remote_host": HOST}
+
+
+AGREEMENT = "agreement-with-cloud-work"
+LOCAL = "llama3.1:8b"
+
+
+def agreement_cli(data: Path, *args: str) -> str:
+    """`receipts agreement` in a subprocess, as the provider runs it; its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "receipts", "--data-dir", str(data), "agreement", AGREEMENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow  # the CLI runs in subprocesses
+async def test_the_agreement_split_counts_remote_time_as_no_local_gpu_work(tmp_path: Path) -> None:
+    """A real run billed to one agreement: a cloud request alone, then a local GPU request with
+    a cloud one started during it. `receipts agreement` names the processors the receipts do,
+    and its time with no local GPU work is exactly the remote-only stretches."""
+    data = tmp_path / "data"
+    emulator = EmulatorConfig(ttft_seconds=0.1, tokens_per_second=30, output_tokens=9)
+    trusted = {"trust_client_agreement_header": True}  # the warm-up request is billed to none
+    async with running(data, emulator, trusted) as (sidecar, _):
+        url = f"http://127.0.0.1:{sidecar.listen_port}"
+        async with aiohttp.ClientSession() as session:
+
+            async def generate(model: str, agreement: str = AGREEMENT) -> None:
+                body = {"model": model, "prompt": "hi", "stream": True}
+                headers = {"X-Golem-Agreement-Id": agreement}
+                async with session.post(url + "/api/generate", json=body, headers=headers) as reply:
+                    assert reply.status == 200
+                    await reply.read()
+
+            await generate(LOCAL, "warm-up")  # loaded, so that the monitor places it on the GPU
+            assert sidecar.gpu is not None
+            async with asyncio.timeout(10):
+                while sidecar.gpu.placement(LOCAL).processor is not Processor.GPU:
+                    await asyncio.sleep(0.05)
+            await generate(CLOUD)
+            local = asyncio.ensure_future(generate(LOCAL))
+            await asyncio.sleep(0.15)
+            await generate(CLOUD)
+            await local
+        assert await asyncio.to_thread(sidecar.receipts.flush, 5.0)
+    summary = json.loads(agreement_cli(data, "--json"))
+    bundle = tmp_path / "bundle"
+    agreement_cli(data, "--bundle", str(bundle))
+    bodies = [json.loads(p.read_text())["receipt"] for p in sorted(bundle.glob("*.json"))]
+    spans = {
+        p: sorted(
+            (int(b["start_unix_ns"]), int(b["end_unix_ns"]))
+            for b in bodies
+            if b["placement"]["processor"] == p
+        )
+        for p in ("gpu", "remote")
+    }
+    assert summary["processors"] == {"gpu": 1, "remote": 2}
+    ((g0, g1),), ((a0, a1), (r0, r1)) = spans["gpu"], spans["remote"]
+    assert a1 <= g0 < r0 < g1  # the first cloud request ran alone, the second during the local one
+    billed = Decimal(a1 - a0 + max(g1, r1) - g0) / 10**9  # Golem bills all of it as gpu-sec
+    assert Decimal(summary["usage"]["golem.usage.gpu-sec"]) == billed
+    remote_only = (a1 - a0) + max(0, r1 - g1)
+    assert Decimal(summary["without_local_gpu_seconds"]) == Decimal(remote_only) / 10**9
+    both = Decimal(min(r1, g1) - r0) / 10**9
+    assert Decimal(summary["in_flight_seconds"]["gpu+remote"]) == both
+    assert all(
+        p["placement"] == {"processor": "remote", "remote_host": HOST}
+        for p in bodies
+        if p["placement"]["processor"] == "remote"
+    )
