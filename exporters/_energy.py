@@ -180,9 +180,12 @@ class EnergyMeter:
         share = self._active.get(handle)
         if share is None:
             return
-        self._change_point(self._clock())
         keep = set(gpus)
-        for g in [g for g in share.gpus if g not in keep]:
+        leaving = [g for g in share.gpus if g not in keep]
+        if not leaving:  # the usual case: placed where it began
+            return
+        self._change_point(self._clock())
+        for g in leaving:
             self._totals[g].members -= 1
             del share.gpus[g]
 
