@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporters import GpuMonitor, GpuProcess, GpuSource, NvmlSource
 from exporters import metric_names as m
 from exporters.testing import FakeGpuSource, FakeNvml, FakeOllamaClient, fake_reading
-from telemetry import Config, Outcome, Placement, Processor, RequestRecord
+from telemetry import UNKNOWN_PLACEMENT, Config, Outcome, Placement, Processor, RequestRecord
 from telemetry.core._config import GpuConfig
 from telemetry.emulator import EmulatedModel, EmulatorConfig, EmulatorServer
 from telemetry.observe._admin import build_admin_app
@@ -317,3 +317,39 @@ def test_the_default_sources_get_the_configured_xid_hold(monkeypatch: pytest.Mon
     monkeypatch.setattr("exporters._monitor.default_sources", sources)
     GpuMonitor(_config(xid_hold_seconds=42.0), CollectorRegistry(), ollama=FakeOllamaClient())
     assert asked == [{"xid_hold_seconds": 42.0}]
+
+
+async def test_remote_work_never_holds_a_gpu_share() -> None:
+    """A cloud model /api/tags names occupies no GPU from its start; one the monitor did not know
+    leaves the GPU when placed remote; a placement still unknown at the first token keeps it."""
+    host = "https://ollama.com:443"
+    cloud = {"name": "cloud:1b", "model": "cloud:1b", "digest": "d1", "remote_host": host}
+    ollama = FakeOllamaClient(
+        {"/api/version": {"version": "0.12.3"}, "/api/tags": {"models": [cloud]}}
+    )
+    ollama.set_ps(("full:7b", 5 * GIB, 5 * GIB))
+    nvml = FakeNvml.h100s(1)
+    nvml.draw(0, 300.0)
+    monitor = GpuMonitor(_config(), CollectorRegistry(), sources=[NvmlSource(nvml)], ollama=ollama)
+    await monitor.start()
+    try:
+        await _until(
+            lambda: (
+                monitor.placement("full:7b").gpus != ()
+                and monitor.placement("cloud:1b").processor is Processor.REMOTE
+            )
+        )
+        on_gpu = monitor.placement("full:7b")
+        known = monitor.begin("cloud:1b")
+        unplaced = monitor.begin("new:1b")  # not in /api/ps nor /api/tags: every GPU
+        monitor.place(unplaced, UNKNOWN_PLACEMENT)
+        turned_remote = monitor.begin("new:1b")
+        monitor.place(turned_remote, Placement(Processor.REMOTE, remote_host=host))
+        await asyncio.sleep(0.3)
+        # even claimed at the end, a GPU the request did not occupy gives it nothing
+        assert monitor.end(known, on_gpu) is None
+        assert monitor.end(turned_remote, on_gpu) is None
+        kept = monitor.end(unplaced, on_gpu)
+        assert kept is not None and kept.energy_joules is not None and kept.energy_joules > 0
+    finally:
+        await monitor.stop()
