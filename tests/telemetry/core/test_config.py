@@ -211,3 +211,12 @@ def test_gpu_health_and_matching_settings(tmp_path: Path) -> None:
     gpu = load_config(write(tmp_path, text + "thrash_evictions_per_hour = 2.5\n"), env={}).gpu
     assert (gpu.xid_hold_seconds, gpu.runner_match_tolerance) == (120.0, 0.1)
     assert gpu.thrash_evictions_per_hour == 2.5
+
+
+def test_the_documented_example_loads_with_the_sidecar_loader(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
+    block = doc.split("<!-- config-example -->\n```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "sidecar.toml").write_text(block)
+    config = load_config(tmp_path / "sidecar.toml", env={})
+    assert config.receipts.witness_quorum == 1 and len(config.receipts.witness) == 1
+    assert config.gpu.require_gpu and config.tier_for("qwen2.5:14b").name == "gpu-24gb"
