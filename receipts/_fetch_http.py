@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from receipts._errors import FetchError, FormatError, NotCoveredError, UnknownReceiptError
 from receipts._proof import TlogProof
+from receipts._receipt import SignedReceipt
 
 if TYPE_CHECKING:  # httpx is imported by the calls that use it: `receipts` stays light
     import httpx
@@ -26,6 +27,8 @@ RECEIPTS_PREFIX = "/.well-known/ollama-sidecar"
 DEFAULT_SIDECAR = "http://127.0.0.1:11435"
 SALT_HEADER = "X-Receipt-Salt"
 MAX_WAIT_SECONDS = 10.0
+MAX_ANSWER_BYTES = 1 << 20  # a receipt and its proof are a few KiB; more is not an answer
+MAX_EXPLANATION = 200
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,12 @@ def fetch_request(
 
 
 def _error(body: bytes) -> str:
+    """The sidecar's own explanation, on one bounded line."""
     try:
-        return str(json.loads(body)["error"])
+        text = " ".join(str(json.loads(body)["error"]).split())
     except (ValueError, KeyError, TypeError):
         return "no explanation"
+    return text if len(text) <= MAX_EXPLANATION else text[:MAX_EXPLANATION] + "..."
 
 
 def fetched(request_id: str, status: int, body: bytes) -> FetchedReceipt:
@@ -100,9 +105,20 @@ def fetched(request_id: str, status: int, body: bytes) -> FetchedReceipt:
         data = json.loads(body)
         receipt = base64.b64decode(data["receipt"], validate=True)
         proof = base64.b64decode(data["tlog_proof"], validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        SignedReceipt.parse(receipt)  # nothing malformed reaches the files
+        TlogProof.parse(proof)
+    except (ValueError, KeyError, TypeError, binascii.Error, FormatError):
         raise FetchError("the sidecar's answer is not a receipt fetch answer") from None
     return FetchedReceipt(request_id, receipt, proof)
+
+
+def _read_bounded(response: httpx.Response) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise FetchError(f"the sidecar's answer is larger than {MAX_ANSWER_BYTES} bytes")
+    return bytes(body)
 
 
 def fetch_receipt(
@@ -117,10 +133,17 @@ def fetch_receipt(
     """Ask a sidecar for the receipt that `salt` opens (the `receipts fetch` command)."""
     import httpx
 
-    request = fetch_request(base_url, request_id, salt, wait, authorization)
+    try:
+        request = fetch_request(base_url, request_id, salt, wait, authorization)
+    except httpx.InvalidURL as exc:  # a malformed --from, or an ID too long for any URL
+        raise FormatError(f"cannot make a fetch URL from {base_url!r} and the ID: {exc}") from None
     try:
         with httpx.Client(transport=transport) as client:
-            response = client.send(request)
+            response = client.send(request, stream=True)
+            try:
+                body = _read_bounded(response)
+            finally:
+                response.close()
     except httpx.HTTPError as exc:
         raise FetchError(f"cannot reach the sidecar at {base_url}: {exc}") from None
-    return fetched(request_id, response.status_code, response.content)
+    return fetched(request_id, response.status_code, body)

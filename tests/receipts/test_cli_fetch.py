@@ -4,12 +4,16 @@ subprocesses against a real sidecar, with no data directory of their own."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests._net import free_port
 from tests.receipts._stack import requestor_stack
@@ -91,3 +95,63 @@ async def test_fetch_then_verify_the_exact_bytes(tmp_path: Path) -> None:
     assert code == 2 and "--salt" in err
     code, err = await cli(*offline, "--request", str(tmp_path / "other.json"))
     assert code == 1 and "request_sha256" in err
+
+
+def _answer(receipt: bytes, proof: bytes) -> bytes:
+    return json.dumps(
+        {
+            "receipt": base64.b64encode(receipt).decode(),
+            "tlog_proof": base64.b64encode(proof).decode(),
+        }
+    ).encode()
+
+
+# What a broken or hostile server may answer on the fetch path, and what the requestor is told.
+ANSWERS = {
+    "html": (200, b"<html><body>Welcome to nginx</body></html>", "not a receipt fetch answer"),
+    "truncated": (200, b'{"receipt": "eyJy', "not a receipt fetch answer"),
+    "base64": (200, b'{"receipt": "!!", "tlog_proof": "AA=="}', "not a receipt fetch answer"),
+    "garbage": (200, _answer(b"not a receipt", b"not a proof"), "not a receipt fetch answer"),
+    "error": (500, json.dumps({"error": "x" * 5000 + "\nsecond"}).encode(), "answered 500"),
+    "huge": (200, b" " * (2 << 20), "larger than"),
+}
+
+
+@asynccontextmanager
+async def hostile_server() -> AsyncIterator[str]:
+    async def answer(request: web.Request) -> web.Response:
+        status, body, _ = ANSWERS[request.match_info["id"]]
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/.well-known/ollama-sidecar/receipts/{id}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_bad_answer_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    async with hostile_server() as url:
+        for name, (_, _, message) in ANSWERS.items():
+            (out / f"{name}.json").write_bytes(b"kept")  # an earlier fetch's file stays
+            code, err = await cli("fetch", name, "--salt", "ab" * 16, "--from", url, "-o", str(out))
+            assert code == 2 and message in err, (name, err)
+            assert len(err.strip().splitlines()) == 1 and len(err) < 400, (name, err)
+            assert (out / f"{name}.json").read_bytes() == b"kept"
+            assert not (out / f"{name}.tlog-proof").exists()
+
+
+@pytest.mark.parametrize(
+    ("request_id", "base_url"),
+    [("x" * 100_000, "http://127.0.0.1:1"), ("r1", "http://[::1")],
+)
+async def test_an_impossible_url_is_a_usage_error(request_id: str, base_url: str) -> None:
+    code, err = await cli("fetch", request_id, "--salt", "ab", "--from", base_url)
+    assert code == 2 and "cannot make a fetch URL" in err and "Traceback" not in err

@@ -10,6 +10,11 @@ import pytest
 
 from receipts import FetchError, FormatError, NotCoveredError, UnknownReceiptError, fetch_receipt
 from receipts._fetch_http import fetch_request, fetched
+from receipts._proof import TlogProof
+from tests.receipts._support import record, sign_with, signer
+
+RECEIPT = sign_with(signer())(record(1))
+PROOF = TlogProof(index=0, path=(), checkpoint=b"test.example/log\n1\nAA==\n").to_bytes()
 
 
 def test_the_request_carries_the_salt_and_the_bounded_wait() -> None:
@@ -29,6 +34,26 @@ def test_the_request_carries_the_salt_and_the_bounded_wait() -> None:
         (503, b'{"error":"store"}', FetchError),
         (200, b'{"receipt": "!!"}', FetchError),
         (200, b"not json", FetchError),
+        (  # well-formed base64 of bytes that are neither a signed receipt nor a tlog-proof
+            200,
+            json.dumps(
+                {
+                    "receipt": base64.b64encode(b"R").decode(),
+                    "tlog_proof": base64.b64encode(PROOF).decode(),
+                }
+            ).encode(),
+            FetchError,
+        ),
+        (
+            200,
+            json.dumps(
+                {
+                    "receipt": base64.b64encode(RECEIPT).decode(),
+                    "tlog_proof": base64.b64encode(b"P").decode(),
+                }
+            ).encode(),
+            FetchError,
+        ),
     ],
 )
 def test_answers_that_are_not_a_receipt(status: int, body: bytes, error: type[Exception]) -> None:
@@ -38,8 +63,8 @@ def test_answers_that_are_not_a_receipt(status: int, body: bytes, error: type[Ex
 
 def test_fetch_receipt_through_an_injected_transport() -> None:
     answer = {
-        "receipt": base64.b64encode(b"R").decode(),
-        "tlog_proof": base64.b64encode(b"P").decode(),
+        "receipt": base64.b64encode(RECEIPT).decode(),
+        "tlog_proof": base64.b64encode(PROOF).decode(),
     }
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -47,7 +72,7 @@ def test_fetch_receipt_through_an_injected_transport() -> None:
         return httpx.Response(200, content=json.dumps(answer).encode())
 
     got = fetch_receipt("r1", b"\xaa", transport=httpx.MockTransport(handler))
-    assert (got.receipt, got.proof) == (b"R", b"P")
+    assert (got.receipt, got.proof) == (RECEIPT, PROOF)
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
