@@ -96,6 +96,8 @@ class DebitNote:
             isinstance(v, int | Decimal) and not isinstance(v, bool) for v in vector
         ):
             raise FormatError("debit note has no usageCounterVector list of numbers")
+        if any(v < 0 for v in vector):
+            raise FormatError("debit note usageCounterVector holds a negative counter")
         activity = data.get("activityId")
         return cls(
             _text(data, "debitNoteId", "debit note"),

@@ -235,6 +235,8 @@ def test_bad_bundles_and_bills(log: tuple[Path, str], tmp_path: Path) -> None:
             2,
             "offer.properties",
         ),
+        (lambda: note.write_text(json.dumps(debit_note([-4, 6.5, 4.5]))), 2, "negative counter"),
+        (lambda: note.write_text(json.dumps(debit_note(["4", 6.5, 4.5]))), 2, "list of numbers"),
     ]
     for damage, code, message in cases:
         damage()
@@ -243,6 +245,17 @@ def test_bad_bundles_and_bills(log: tuple[Path, str], tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
         agreement.write_text(json.dumps(flat))
         note.write_text(json.dumps(debit_note([4, 6.5, 4.5])))
+    for tolerance in ("abc", "-1", "NaN", "inf"):
+        result = cli(*base, "--tolerance", tolerance)
+        assert result.returncode == 2 and "--tolerance" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    checkpoint = bundle / "checkpoint"
+    signed = checkpoint.read_bytes()
+    checkpoint.write_bytes(signed[:20])  # no receipt proves against it: they fail, not the bill
+    damaged = cli(*base)
+    assert damaged.returncode == 1 and "FAIL: 0.json" in damaged.stderr, damaged.stderr
+    assert "receipts are for agreement" not in damaged.stderr
+    checkpoint.write_bytes(signed)
     first = sorted(bundle.glob("*.json"))[0]
     raw = first.read_bytes()
     first.write_bytes(raw.replace(b'"outcome":"', b'"outcome":"x', 1))  # edited: signature fails
