@@ -131,16 +131,18 @@ class StateFile:
     def load(self, key: VerifierKey) -> Seen | None:
         try:
             data = json.loads(self.path.read_bytes())
-            note = base64.b64decode(data["checkpoint"])
-            hashes = [base64.b64decode(h) for h in data["compact"]]
+            note = base64.b64decode(data["checkpoint"], validate=True)
+            hashes = [base64.b64decode(h, validate=True) for h in data["compact"]]
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
+            raise StoreError(f"monitor state {self.path} is unreadable: no {exc} field") from None
+        except (OSError, ValueError, TypeError) as exc:
             raise StoreError(f"monitor state {self.path} is unreadable: {exc}") from None
-        checkpoint, _ = open_checkpoint(note, [key], origin=key.name)
-        try:
+        try:  # a checkpoint the log never signed here is the state's fault, not the log's
+            checkpoint, _ = open_checkpoint(note, [key], origin=key.name)
             compact = CompactRange(checkpoint.size, hashes)
-        except ValueError as exc:
+        except (ReceiptsError, ValueError) as exc:
             raise StoreError(f"monitor state {self.path} is damaged: {exc}") from None
         if compact.root() != checkpoint.root:
             raise StoreError(f"monitor state {self.path} is damaged: root mismatch")

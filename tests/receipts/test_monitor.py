@@ -3,6 +3,8 @@ logs, bad receipt signatures, missing witness quorums, and entry bundles read ba
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -130,3 +132,33 @@ def test_an_unreachable_log_or_a_bad_url() -> None:
         HttpFetcher(f"http://127.0.0.1:{free_port()}/log/").get("checkpoint")
     with pytest.raises(FormatError):
         HttpFetcher("ftp://example/log/")
+
+
+def _damage(data: dict[str, object], how: str) -> bytes:
+    if how == "not json":
+        return b'{"origin": '
+    if how == "no checkpoint":
+        return json.dumps({k: v for k, v in data.items() if k != "checkpoint"}).encode()
+    if how == "checkpoint not base64":
+        return json.dumps({**data, "checkpoint": "!!"}).encode()
+    if how == "checkpoint not a note":
+        return json.dumps({**data, "checkpoint": base64.b64encode(b"x").decode()}).encode()
+    # signed under the log's name by a key that is not the log's
+    other = signer(KEY.name)
+    note = sign_checkpoint(Checkpoint(KEY.name, 3, bytes(32)), other)
+    return json.dumps({**data, "checkpoint": base64.b64encode(note).decode()}).encode()
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["not json", "no checkpoint", "checkpoint not base64", "checkpoint not a note", "other key"],
+)
+def test_a_damaged_state_file_is_named_and_left_alone(tmp_path: Path, how: str) -> None:
+    log = make_log(KEY, range(3))
+    monitor(log, tmp_path).check()
+    path = StateFile(tmp_path, KEY.name).path
+    damaged = _damage(json.loads(path.read_bytes()), how)
+    path.write_bytes(damaged)
+    with pytest.raises(StoreError, match=f"monitor state {path}"):
+        monitor(log, tmp_path)
+    assert path.read_bytes() == damaged
