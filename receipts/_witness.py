@@ -118,17 +118,23 @@ class DirectoryState:
         return self.root / f"{origin_hash(origin)}.json"
 
     def load(self, origin: str) -> Cosigned | None:
+        path = self._path(origin)
         try:
-            data = json.loads(self._path(origin).read_bytes())
-            return Cosigned(
+            data = json.loads(path.read_bytes())
+            state = Cosigned(
                 int(data["size"]),
-                base64.b64decode(data["root"]),
-                base64.b64decode(data["checkpoint"]),
+                base64.b64decode(data["root"], validate=True),
+                base64.b64decode(data["checkpoint"], validate=True),
             )
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"witness state of {origin} is unreadable: {exc}") from None
+        except KeyError as exc:
+            raise StoreError(f"witness state {path} is unreadable: no {exc} field") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise StoreError(f"witness state {path} is unreadable: {exc}") from None
+        if state.size < 0 or len(state.root) != HASH_SIZE:
+            raise StoreError(f"witness state {path} is damaged: a negative size or a bad root")
+        return state
 
     def save(self, origin: str, state: Cosigned) -> None:
         data = {
@@ -137,12 +143,15 @@ class DirectoryState:
             "root": base64.b64encode(state.root).decode(),
             "checkpoint": base64.b64encode(state.note).decode(),
         }
-        write_atomically(self._path(origin), json.dumps(data).encode())
-        fd = os.open(self.root, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            write_atomically(self._path(origin), json.dumps(data).encode())
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreError(f"cannot persist the witness state of {origin}: {exc}") from None
 
 
 def _text(status: int, message: str) -> Answer:
@@ -168,6 +177,8 @@ class Witness:
         self._state = state
         self._clock = clock
         self._lock = threading.Lock()
+        for origin in self._logs:  # a damaged state stops the start, not every later request
+            state.load(origin)
 
     def add_checkpoint(self, body: bytes) -> Answer:
         try:
@@ -185,8 +196,12 @@ class Witness:
             return _text(403, str(exc))
         if request.old_size > checkpoint.size:
             return _text(400, f"old size {request.old_size} exceeds {checkpoint.size}")
-        with self._lock:
-            return self._check_and_cosign(request, signed, checkpoint)
+        try:
+            with self._lock:
+                return self._check_and_cosign(request, signed, checkpoint)
+        except StoreError as exc:  # nothing is cosigned without a state read and persisted
+            log.error("%s", exc)
+            return _text(500, "the witness cannot read or persist its state")
 
     def _check_and_cosign(
         self, request: AddCheckpoint, signed: SignedNote, checkpoint: Checkpoint

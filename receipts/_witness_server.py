@@ -19,7 +19,10 @@ MAX_BODY_BYTES = 64 * 1024
 
 def witness_app(witness: Witness) -> web.Application:
     async def add_checkpoint(request: web.Request) -> web.Response:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except ConnectionResetError:  # the submitter hung up mid-body: nothing to check
+            raise web.HTTPBadRequest(text="incomplete request body\n") from None
         answer = await asyncio.to_thread(witness.add_checkpoint, body)
         return web.Response(
             status=answer.status, body=answer.body, headers={"Content-Type": answer.content_type}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from receipts import MerkleTree, VerifierKey, leaf_hash, sign_checkpoint, verify_cosignatures
-from receipts._keys import Cosigner
+from receipts._errors import StoreError
+from receipts._keys import Cosigner, generate_cosigner_file
 from receipts._note import Checkpoint
 from receipts._witness import AddCheckpoint, DirectoryState, Witness, origin_hash
 from receipts._witness_client import HttpTransport
@@ -203,3 +206,53 @@ def _post_when_up(url: str, data: bytes) -> tuple[int, str, bytes]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+DAMAGE = {
+    "not json": lambda data: b"{",
+    "no root": lambda data: json.dumps({k: v for k, v in data.items() if k != "root"}).encode(),
+    "root not base64": lambda data: json.dumps({**data, "root": "!!"}).encode(),
+    "negative size": lambda data: json.dumps({**data, "size": -5}).encode(),
+    "short root": lambda data: json.dumps({**data, "root": "AAAA"}).encode(),
+}
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_a_damaged_state_stops_the_start_and_is_left_alone(
+    witness: Witness, tmp_path: Path, how: str
+) -> None:
+    assert witness.add_checkpoint(body(0, 5)).status == 200
+    (path,) = (tmp_path / "state").glob("*.json")
+    damaged = DAMAGE[how](json.loads(path.read_bytes()))
+    path.write_bytes(damaged)
+    # damaged under a running witness: no cosignature, a 500, and the file as it was
+    assert witness.add_checkpoint(body(5, 8)).status == 500
+    with pytest.raises(StoreError, match=f"witness state {path}"):
+        Witness(witness.cosigner, [LOG.verifier()], DirectoryState(tmp_path / "state"))
+    assert path.read_bytes() == damaged
+
+
+def test_garbage_and_hang_ups_get_400_and_the_witness_keeps_serving(tmp_path: Path) -> None:
+    key = tmp_path / "witness.key"
+    generate_cosigner_file(key, "witness.example/w1")
+    port = free_port()
+    args = ["--key", str(key), "--log", str(LOG.verifier()), "--listen", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "receipts", "witness", "serve", *args, "--state", str(tmp_path)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/add-checkpoint"
+    try:
+        for garbage in (b"", b"garbage", b"\xff\xfe\x00", b"old x\n\n" + note(3), b"old 0\n\nx\n"):
+            assert _post_when_up(url, garbage)[0] == 400, garbage
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # promises 100, sends 5
+            sock.sendall(
+                b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: 100\r\n\r\nold 0"
+            )
+        assert _post_when_up(url, body(0, 6))[0] == 200
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=10)
+    assert server.returncode == 0 and "Traceback" not in err, err
