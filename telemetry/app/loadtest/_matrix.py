@@ -38,6 +38,17 @@ _KEYS = {
 }
 
 
+# Beyond these a matrix is a typo, not a load test: a prompt no model's context holds, more
+# workers or requests than one load generator should open.
+MAX_CONCURRENCY = 4096
+_MAXIMA = {
+    "prompt_tokens": 1 << 20,
+    "output_tokens": 1 << 20,
+    "concurrency": MAX_CONCURRENCY,
+    "requests": 10_000_000,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RunSpec:
     """One cell of the matrix. Exactly one of `requests` and `duration_seconds` is set."""
@@ -69,6 +80,8 @@ def load_matrix(path: Path, config: Config) -> tuple[RunSpec, ...]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LoadtestError(f"cannot read matrix {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise LoadtestError(f"{path}: not UTF-8 text, so not a TOML matrix") from None
     return parse_matrix(text, config, source=str(path))
 
 
@@ -138,8 +151,9 @@ def _run(where: str, table: object, config: Config) -> RunSpec:
 
 
 def _positive_int(where: str, key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise LoadtestError(f"{where}: {key}: expected a positive integer, got {value!r}")
+    top = _MAXIMA[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= top:
+        raise LoadtestError(f"{where}: {key}: expected an integer from 1 to {top}, got {value!r}")
     return value
 
 

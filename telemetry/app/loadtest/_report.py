@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.app.loadtest._runner import RunResult
 from telemetry.app.loadtest._verdict import Objectives
 
@@ -102,6 +104,17 @@ def build_report(
         "verdict": "pass" if passed and runs else "fail",
         **sections,
     }
+
+
+def check_out(out: Path, inputs: Sequence[Path] = ()) -> Path:
+    """A report folder that can be written, checked before any work so a bad --out costs no
+    run; never one of the `inputs` (the reports being merged), which writing would replace."""
+    if any(out.resolve() == folder.resolve() for folder in inputs):
+        raise LoadtestError(f"--out {out}: that is a report being merged; choose another folder")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise LoadtestError(f"--out {out}: {existing} is not a writable folder")
+    return out
 
 
 def write_report(out: Path, report: dict[str, Any], results: Sequence[RunResult]) -> list[Path]:

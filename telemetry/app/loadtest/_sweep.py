@@ -17,11 +17,11 @@ from typing import Any
 
 from telemetry import Tier
 from telemetry.app.loadtest._errors import LoadtestError
-from telemetry.app.loadtest._matrix import RunSpec
+from telemetry.app.loadtest._matrix import MAX_CONCURRENCY, RunSpec
 from telemetry.app.loadtest._runner import Runner, RunResult
 
 DEFAULT_MARGIN = 0.5
-MAX_LEVEL = 4096
+MAX_LEVEL = MAX_CONCURRENCY
 
 
 def parse_sweep(text: str) -> tuple[int, ...]:

@@ -33,7 +33,7 @@ from telemetry.app.loadtest._errors import LoadtestError
 from telemetry.app.loadtest._matrix import QUICK_REQUESTS, RunSpec, default_matrix, load_matrix
 from telemetry.app.loadtest._merge import merge
 from telemetry.app.loadtest._progress import TextProgress
-from telemetry.app.loadtest._report import build_report, write_report
+from telemetry.app.loadtest._report import build_report, check_out, write_report
 from telemetry.app.loadtest._runner import Runner, RunResult
 from telemetry.app.loadtest._soak import Sampler, parse_duration, soak
 from telemetry.app.loadtest._sweep import DEFAULT_MARGIN, parse_sweep, sweep
@@ -136,7 +136,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         matrix=matrix,
         levels=parse_sweep(args.sweep) if args.sweep else None,
         soak_seconds=parse_duration(args.soak) if args.soak else None,
-        out=args.out or Path(f"loadtest-{stamp}"),
+        out=check_out(args.out or Path(f"loadtest-{stamp}")),
     )
 
 
@@ -234,7 +234,8 @@ def _finish(
 
 def _merge(args: argparse.Namespace) -> int:
     report = merge(args.dirs)
-    out = args.out or Path(f"loadtest-merged-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = check_out(args.out or Path(f"loadtest-merged-{stamp}"), args.dirs)
     written = write_report(out, report, [])
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")

@@ -161,6 +161,13 @@ async def test_merge_combines_region_folders(
     assert json.loads(stdout) == merged
     assert [r["region"] for r in merged["regions"]] == ["eu-west", "us-east"]
     assert "verdict: PASS (2 regions)" in stderr
+    kept = (tmp_path / "us-east" / "report.json").read_bytes()
+    code, _, stderr = await _loadtest(
+        "merge", str(tmp_path / "eu-west"), str(tmp_path / "us-east"),
+        "--out", str(tmp_path / "us-east"),
+    )  # fmt: skip
+    assert code == 2 and "a report being merged" in stderr, stderr
+    assert (tmp_path / "us-east" / "report.json").read_bytes() == kept
 
 
 async def test_soak_watching_a_leaking_sidecar_fails_with_exit_1(
@@ -235,12 +242,13 @@ async def test_a_sidecar_with_a_token_needs_auth_token_file(tmp_path: Path) -> N
         (
             "[[run]]\nmodel = 'a'\n[[run]]\nmodel = 'b'\nconcurrency = 0\n",
             [],
-            "m.toml: run 2: concurrency: expected a positive integer, got 0",
+            "m.toml: run 2: concurrency: expected an integer from 1 to 4096, got 0",
         ),
         ("[[run]]\nmodel = 'a'\n", ["--sweep", "threads=2"], "--sweep: expected concurrency="),
         ("[[run]]\nmodel = 'a'\n", ["--soak", "forever"], "--soak: expected a duration"),
         ("[[run]]\nmodel = 'a'\n", ["--target", "localhost:1"], "--target: expected an http"),
         ("[[run]]\nmodel = 'a'\n", ["--target", "http://127.0.0.1:9"], "does not answer like"),
+        ("[[run]]\nmodel = 'a'\n", ["--out", "m.toml"], "--out m.toml: m.toml is not a writable"),
     ],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(

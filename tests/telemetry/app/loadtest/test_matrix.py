@@ -66,6 +66,10 @@ def test_runs_take_their_keys_and_tiers_from_the_config() -> None:
         ("[[run]]\nmodel = 'm'\nprompt_tokens = 1.5\n", "run 1: prompt_tokens"),
         ("[[run]]\nmodel = 'm'\nrequests = true\n", "run 1: requests"),
         ("[[run]]\nmodel = 'm'\nname = ''\n", "run 1: name"),
+        ("[[run]]\nmodel = 'm'\nprompt_tokens = 100000000000\n", "run 1: prompt_tokens"),
+        ("[[run]]\nmodel = 'm'\noutput_tokens = 10000000000000\n", "run 1: output_tokens"),
+        ("[[run]]\nmodel = 'm'\nconcurrency = 1000000000\n", "run 1: concurrency"),
+        ("[[run]]\nmodel = 'm'\nrequests = 99999999999999999999\n", "run 1: requests"),
         ("[run]\nmodel = 'm'\n", "run: write [[run]]"),
         ("run = [1]\n", "run 1: expected a table"),
         ("model = 'm'\n", "unknown key 'model'"),
@@ -83,6 +87,9 @@ def test_bad_matrix_is_one_line_naming_run_and_key(text: str, message: str) -> N
 def test_unreadable_matrix_file(tmp_path: Path) -> None:
     with pytest.raises(LoadtestError, match="cannot read matrix"):
         load_matrix(tmp_path / "missing.toml", load_config(env={}))
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe[[run]]")
+    with pytest.raises(LoadtestError, match="not UTF-8"):
+        load_matrix(tmp_path / "binary.toml", load_config(env={}))
 
 
 def test_default_matrix_covers_each_tier_with_a_short_and_a_long_prompt() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from telemetry import Config
-from telemetry.app.loadtest._report import build_report, render_markdown, write_report
+from telemetry.app.loadtest._errors import LoadtestError
+from telemetry.app.loadtest._report import build_report, check_out, render_markdown, write_report
 from telemetry.app.loadtest._runner import Runner, RunResult
 from telemetry.app.loadtest._verdict import Objectives
 from telemetry.emulator import EmulatorServer
@@ -84,3 +85,15 @@ async def test_a_soak_section_joins_the_verdict(results: list[RunResult], config
     report = build_report("soak", ENVIRONMENT, objectives, results[:1], soak=soak)
     assert report["runs"][0]["verdict"] == "pass" and report["verdict"] == "fail"
     assert "## Soak\n\n    memory keeps growing" in render_markdown(report)
+
+
+def test_the_report_folder_is_checked_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "region").mkdir()
+    assert check_out(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # checked, not created
+    for bad in (tmp_path / "file", tmp_path / "file" / "below"):
+        with pytest.raises(LoadtestError, match="is not a writable folder"):
+            check_out(bad)
+    with pytest.raises(LoadtestError, match="a report being merged"):
+        check_out(tmp_path / "x" / ".." / "region", [tmp_path / "region"])
