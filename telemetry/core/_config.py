@@ -302,6 +302,11 @@ def load_config(
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text, so not a TOML config") from None
+    for name in _SECTIONS:
+        if not isinstance(raw.get(name, {}), dict):
+            raise ConfigError(f"{name}: expected a [{name}] table, got {raw[name]!r}")
     layered: dict[str, dict[str, Any]] = {name: dict(raw.get(name, {})) for name in _SECTIONS}
     unknown = set(raw) - set(_SECTIONS) - {"tiers", "default_tier"}
     if unknown:

@@ -95,6 +95,8 @@ models = ["*:70b"]
         ("[gpu]\nthrash_evictions_per_hour = 0\n", "gpu.thrash_evictions_per_hour"),
         ("[slo]\ntimeout_objective = 2\n", "slo.timeout_objective"),
         ("not toml = = =", "invalid TOML"),
+        ("proxy = 5\n", "proxy: expected a"),
+        ("receipts = []\n", "receipts: expected a"),
         ('[proxy]\ntls_cert = "a.crt"\n', "proxy.tls_cert and proxy.tls_key"),
         ('[proxy]\nclient_ca = "ca.crt"\n', "proxy.client_ca"),
         ("[retention]\nspans_days = -1\n", "retention.spans_days"),
@@ -116,6 +118,12 @@ models = ["*:70b"]
 def test_bad_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(write(tmp_path, text), env={})
+
+
+def test_a_config_that_is_not_text(tmp_path: Path) -> None:
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe[proxy]\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(tmp_path / "bin.toml", env={})
 
 
 def test_witnesses_tiles_dir_and_the_public_log_listener(tmp_path: Path) -> None:
