@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from telemetry.app.service import _units as units
-from telemetry.core import load_config
+from telemetry.core import ConfigError, load_config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,9 +60,12 @@ def _install(args: argparse.Namespace, kind: str, files: list[units.UnitFile], d
     root: Path = args.root or Path("/")
     for unit in files:
         path = units.under(root, unit.target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(unit.content)
-        path.chmod(0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(unit.content)
+            path.chmod(0o644)
+        except OSError as exc:  # not root, a read-only or a non-directory --root
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
         print(f"wrote {path}")
     return _activate(args.root, units.activation(kind, files, domain))
 
@@ -75,7 +78,10 @@ def _uninstall(
     for unit in files:
         path = units.under(root, unit.target)
         if path.exists():
-            path.unlink()
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise ConfigError(f"cannot remove {path}: {exc.strerror}") from None
             print(f"removed {path}")
     return _activate(args.root, units.after_removal(kind)) or status
 

@@ -64,3 +64,11 @@ def test_a_bad_config_writes_nothing(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "ollama.keep_alive" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_root_that_cannot_be_written_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")  # works as root too, unlike a chmod-ed directory
+    result = service("install", "--systemd", "--root", str(tmp_path / "file"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"ollama-sidecar: cannot write {tmp_path / 'file'}/etc/")
+    assert result.stderr.count("\n") == 1
