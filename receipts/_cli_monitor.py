@@ -16,8 +16,12 @@ from pathlib import Path
 
 from receipts import _cli_policy
 from receipts._cli_source import LogSource
+from receipts._errors import FormatError
 from receipts._keys import VerifierKey
 from receipts._monitor import HttpFetcher, Monitor, StateFile, Update
+
+MIN_INTERVAL = 0.1  # a monitor that polls faster is load, not vigilance
+MAX_INTERVAL = 86400.0
 
 
 def add_parser(
@@ -34,6 +38,10 @@ def add_parser(
 
 
 def run(args: argparse.Namespace, source: LogSource | None) -> int:
+    if not MIN_INTERVAL <= args.interval <= MAX_INTERVAL:  # also NaN
+        raise FormatError(f"--interval: expected {MIN_INTERVAL:g} to {MAX_INTERVAL:g} seconds")
+    if args.workers is not None and args.workers < 1:
+        raise FormatError("--workers: expected 1 or more processes")
     key = VerifierKey.parse(args.key)
     state = StateFile(args.state, key.name) if args.state else None
     monitor = Monitor(

@@ -142,3 +142,15 @@ def test_a_deeply_nested_receipt_is_a_one_line_exit_2(
     nested = cli("verify", "--receipt", str(receipt), "--proof", str(proof), "--key", key)
     assert nested.returncode == 2, nested.stderr
     assert nested.stderr.strip() == "error: receipt is not valid JSON: nested too deeply"
+
+
+@pytest.mark.parametrize(
+    "bad", [("--interval", "-1"), ("--interval", "nan"), ("--interval", "0"), ("--workers", "0")]
+)
+def test_monitor_refuses_a_bad_interval_or_worker_count_before_it_starts(
+    bad: tuple[str, str],
+) -> None:
+    key = str(signer("monitor.example/log").verifier())
+    result = cli("monitor", "--log", "http://127.0.0.1:1/log/", "--key", key, *bad)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {bad[0]}: expected")
+    assert "Traceback" not in result.stderr
