@@ -59,6 +59,8 @@ def _authorization(path: Path | None) -> str | None:
         token = path.read_text().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(f"cannot read the token file {path}: {exc}") from None
+    if not token or not token.isprintable():  # and never echo it: an error would show it
+        raise FormatError(f"the token file {path} must hold the token on one line")
     return f"Bearer {token}"
 
 

@@ -155,3 +155,13 @@ async def test_a_bad_answer_is_one_line_and_writes_nothing(tmp_path: Path) -> No
 async def test_an_impossible_url_is_a_usage_error(request_id: str, base_url: str) -> None:
     code, err = await cli("fetch", request_id, "--salt", "ab", "--from", base_url)
     assert code == 2 and "cannot make a fetch URL" in err and "Traceback" not in err
+
+
+async def test_a_token_file_of_two_lines_is_refused_without_showing_it(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("s3cret-part-one\ns3cret-part-two\n")
+    code, err = await cli(
+        "fetch", "r1", "--salt", "ab", "--from", "http://127.0.0.1:1",
+        "--auth-token-file", str(tmp_path / "token"),
+    )  # fmt: skip
+    assert code == 2 and "must hold the token on one line" in err
+    assert "s3cret" not in err
