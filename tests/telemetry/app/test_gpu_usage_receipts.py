@@ -15,14 +15,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from exporters import AiohttpOllamaClient, GpuMonitor, GpuSource, NvmlSource, RocmSmiLibSource
+from exporters import AiohttpOllamaClient, GpuSource, NvmlSource, RocmSmiLibSource
 from exporters.testing import FakeNvml, FakeRocmSmi
-from receipts import ReceiptService
-from telemetry.app._sidecar import Components, Sidecar
-from telemetry.core import Processor, load_config
+from telemetry.app._sidecar import Sidecar
+from telemetry.core import Processor
 from telemetry.emulator import DEFAULT_MODELS, EmulatorConfig, EmulatorServer
+from tests.telemetry.app._gpu_stack import gpu_sidecar
 
 WATTS = 250.0
 GPU_MODEL, PARTIAL_MODEL, CPU_MODEL = "llama3.1:8b", "llama3.3:70b", "llama3.2:3b"
@@ -68,54 +67,43 @@ async def running(
     )
     nvml = FakeNvml.h100s(1)
     nvml.draw(0, WATTS)
+    source: GpuSource = NvmlSource(nvml, is_ollama=lambda pid: False)
+    if backend == "rocm_smi":
+        smi = FakeRocmSmi.mi300x(1)
+        smi.draw(0, WATTS)
+        source = RocmSmiLibSource(smi, check_sysfs=False)
     async with EmulatorServer(dataclasses.replace(EMULATOR, models=models)) as emu:
-        config = load_config(
-            env={},
-            overrides={
-                "proxy": {
-                    "listen": "127.0.0.1:0",
-                    "admin_listen": "127.0.0.1:0",
-                    "upstream": emu.url,
-                    "data_dir": tmp_path,
-                    "log_requests": False,
-                },
-                "gpu": {"ollama_poll_interval_seconds": 0.1, "sample_interval_seconds": 0.1},
-                "receipts": {"flush_interval_seconds": 0.05},
-            },
-        )
-        registry = CollectorRegistry()
-        source: GpuSource = NvmlSource(nvml, is_ollama=lambda pid: False)
-        if backend == "rocm_smi":
-            smi = FakeRocmSmi.mi300x(1)
-            smi.draw(0, WATTS)
-            source = RocmSmiLibSource(smi, check_sysfs=False)
         unaware = None if knows_cloud else UnawareOllama(emu.url)
-        components = Components(
-            receipts=ReceiptService(config, registry=registry),
-            gpu=GpuMonitor(config, registry, sources=[source], ollama=unaware),
-        )
-        sidecar = Sidecar(config, env={}, registry=registry, components=components)
-        await sidecar.start()
         try:
-            stack = Stack(
-                sidecar,
-                nvml,
-                f"http://127.0.0.1:{sidecar.listen_port}",
-                f"http://127.0.0.1:{sidecar.admin_port}",
-            )
-            async with aiohttp.ClientSession() as session:
-                for model in FRACTIONS:  # loaded, and shown by /api/ps, before the tests
-                    await generate(session, stack, model)
-            cloud = Processor.REMOTE if knows_cloud else Processor.UNKNOWN
-            async with asyncio.timeout(5):
-                while sidecar.gpu is None or (
-                    any(sidecar.gpu.placement(m).processor is Processor.UNKNOWN for m in FRACTIONS)
-                    or sidecar.gpu.placement(CLOUD_MODEL).processor is not cloud
-                ):
-                    await asyncio.sleep(0.05)
-            yield stack
+            async with gpu_sidecar(
+                emu.url,
+                tmp_path,
+                [source],
+                gpu={"ollama_poll_interval_seconds": 0.1, "sample_interval_seconds": 0.1},
+                receipts={"flush_interval_seconds": 0.05},
+                ollama=unaware,
+            ) as (sidecar, _):
+                stack = Stack(
+                    sidecar,
+                    nvml,
+                    f"http://127.0.0.1:{sidecar.listen_port}",
+                    f"http://127.0.0.1:{sidecar.admin_port}",
+                )
+                async with aiohttp.ClientSession() as session:
+                    for model in FRACTIONS:  # loaded, and shown by /api/ps, before the tests
+                        await generate(session, stack, model)
+                cloud = Processor.REMOTE if knows_cloud else Processor.UNKNOWN
+                async with asyncio.timeout(5):
+                    while sidecar.gpu is None or (
+                        any(
+                            sidecar.gpu.placement(m).processor is Processor.UNKNOWN
+                            for m in FRACTIONS
+                        )
+                        or sidecar.gpu.placement(CLOUD_MODEL).processor is not cloud
+                    ):
+                        await asyncio.sleep(0.05)
+                yield stack
         finally:
-            await sidecar.stop()
             if unaware is not None:
                 await unaware.close()
 

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from exporters import GpuMonitor
 from exporters.testing import FakeGpuSource, fake_reading
-from receipts import ReceiptService
-from telemetry import Processor, load_config
-from telemetry.app._sidecar import Components, Sidecar
+from telemetry import Processor
+from telemetry.app._sidecar import Sidecar
 from telemetry.emulator import DEFAULT_MODELS, EmulatorConfig, EmulatorServer
+from tests.telemetry.app._gpu_stack import gpu_sidecar
 
 MODELS = {
     "llama3.1:8b": 1.0,
@@ -34,34 +32,18 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[Sidecar, str]]:
         dataclasses.replace(m, vram_fraction=MODELS.get(m.name, m.vram_fraction))
         for m in DEFAULT_MODELS
     )
-    async with EmulatorServer(
-        EmulatorConfig(ttft_seconds=0.02, tokens_per_second=0, models=models)
-    ) as emu:
-        config = load_config(
-            env={},
-            overrides={
-                "proxy": {
-                    "listen": "127.0.0.1:0",
-                    "admin_listen": "127.0.0.1:0",
-                    "upstream": emu.url,
-                    "data_dir": tmp_path,
-                    "log_requests": False,
-                },
-                "gpu": {"ollama_poll_interval_seconds": 0.2},
-                "receipts": {"flush_interval_seconds": 0.05},
-            },
-        )
-        registry = CollectorRegistry()
-        components = Components(
-            receipts=ReceiptService(config, registry=registry),
-            gpu=GpuMonitor(config, registry, sources=[FakeGpuSource([fake_reading(0)])]),
-        )
-        sidecar = Sidecar(config, env={}, registry=registry, components=components)
-        await sidecar.start()
-        try:
-            yield sidecar, emu.url
-        finally:
-            await sidecar.stop()
+    emulator = EmulatorConfig(ttft_seconds=0.02, tokens_per_second=0, models=models)
+    async with (
+        EmulatorServer(emulator) as emu,
+        gpu_sidecar(
+            emu.url,
+            tmp_path,
+            [FakeGpuSource([fake_reading(0)])],
+            gpu={"ollama_poll_interval_seconds": 0.2},
+            receipts={"flush_interval_seconds": 0.05},
+        ) as (sidecar, _),
+    ):
+        yield sidecar, emu.url
 
 
 async def generate(session: aiohttp.ClientSession, url: str, model: str) -> str:

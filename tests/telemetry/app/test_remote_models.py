@@ -17,12 +17,11 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters import GpuMonitor
 from exporters.testing import FakeGpuSource, fake_reading
-from receipts import ReceiptService
-from telemetry import Processor, load_config
-from telemetry.app._sidecar import Components, Sidecar
+from telemetry import Processor
+from telemetry.app._sidecar import Sidecar
 from telemetry.emulator import EmulatorConfig, EmulatorServer
+from tests.telemetry.app._gpu_stack import gpu_sidecar
 
 CLOUD = "gpt-oss:120b-cloud"
 HOST = "https://ollama.com:443"
@@ -53,32 +52,17 @@ async def test_the_emulator_shows_a_cloud_model_as_ollama_does() -> None:
 async def running(
     tmp_path: Path, emulator: EmulatorConfig, receipts: dict[str, object] | None = None
 ) -> AsyncIterator[tuple[Sidecar, CollectorRegistry]]:
-    async with EmulatorServer(emulator) as emu:
-        config = load_config(
-            env={},
-            overrides={
-                "proxy": {
-                    "listen": "127.0.0.1:0",
-                    "admin_listen": "127.0.0.1:0",
-                    "upstream": emu.url,
-                    "data_dir": tmp_path,
-                    "log_requests": False,
-                },
-                "receipts": {"flush_interval_seconds": 0.02, **(receipts or {})},
-                "gpu": {"ollama_poll_interval_seconds": 0.05},
-            },
-        )
-        registry = CollectorRegistry()
-        components = Components(
-            receipts=ReceiptService(config, registry=registry),
-            gpu=GpuMonitor(config, registry, sources=[FakeGpuSource([fake_reading(0)])]),
-        )
-        sidecar = Sidecar(config, env={}, registry=registry, components=components)
-        await sidecar.start()
-        try:
-            yield sidecar, registry
-        finally:
-            await sidecar.stop()
+    async with (
+        EmulatorServer(emulator) as emu,
+        gpu_sidecar(
+            emu.url,
+            tmp_path,
+            [FakeGpuSource([fake_reading(0)])],
+            gpu={"ollama_poll_interval_seconds": 0.05},
+            receipts={"flush_interval_seconds": 0.02, **(receipts or {})},
+        ) as stack,
+    ):
+        yield stack
 
 
 @pytest.fixture

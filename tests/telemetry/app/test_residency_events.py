@@ -10,13 +10,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from exporters import GpuMonitor
 from exporters.testing import FakeGpuSource, fake_reading
-from telemetry.app._sidecar import Components, Sidecar
-from telemetry.core import load_config
 from telemetry.emulator import EmulatorConfig, EmulatorServer
+from tests.telemetry.app._gpu_stack import gpu_sidecar
 
 MODEL = "llama3.1:8b"
 
@@ -30,23 +27,15 @@ async def wait_for(check: Callable[[], bool]) -> None:
 async def test_evicted_and_reloaded_model_makes_events(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with EmulatorServer(EmulatorConfig(ttft_seconds=0.01, tokens_per_second=0)) as emu:
-        config = load_config(
-            env={},
-            overrides={
-                "proxy": {
-                    "listen": "127.0.0.1:0",
-                    "admin_listen": "127.0.0.1:0",
-                    "upstream": emu.url,
-                    "data_dir": tmp_path,
-                    "log_requests": False,
-                },
-                "gpu": {"ollama_poll_interval_seconds": 0.05},
-            },
-        )
-        registry = CollectorRegistry()
-        gpu = GpuMonitor(config, registry, sources=[FakeGpuSource([fake_reading(0)])])
-        sidecar = Sidecar(config, env={}, registry=registry, components=Components(gpu=gpu))
+    async with (
+        EmulatorServer(EmulatorConfig(ttft_seconds=0.01, tokens_per_second=0)) as emu,
+        gpu_sidecar(
+            emu.url,
+            tmp_path,
+            [FakeGpuSource([fake_reading(0)])],
+            gpu={"ollama_poll_interval_seconds": 0.05},
+        ) as (sidecar, registry),
+    ):
 
         def count(event: str) -> float:
             value = registry.get_sample_value(
@@ -67,27 +56,23 @@ async def test_evicted_and_reloaded_model_makes_events(
             async with session.post(url + "/api/generate", json=body) as r:
                 assert r.status == 200
 
-        await sidecar.start()
-        try:
-            url = f"http://127.0.0.1:{sidecar.listen_port}"
-            with caplog.at_level(logging.INFO, "ollama_sidecar.gpu.residency"):
-                async with aiohttp.ClientSession() as session:
-                    await generate(session)
-                    await wait_for(lambda: count("load") == 1 and resident() == 1)
-                    emu.evict(MODEL)
-                    await wait_for(lambda: count("evict") == 1 and resident() == 0)
-                    await generate(session)
-                    await wait_for(lambda: count("load") == 2 and resident() == 1)
-                    # `ollama stop`: no prompt, keep_alive 0 → done_reason "unload".
-                    unload = {"model": MODEL, "keep_alive": 0}
-                    async with session.post(url + "/api/generate", json=unload) as r:
-                        assert (await r.json())["done_reason"] == "unload"
-                    await wait_for(lambda: count("unload") == 1 and resident() == 0)
-                    await asyncio.sleep(0.2)  # polls that see it gone add no eviction
-                    async with session.get(f"http://127.0.0.1:{sidecar.admin_port}/metrics") as r:
-                        text = await r.text()
-        finally:
-            await sidecar.stop()
+        url = f"http://127.0.0.1:{sidecar.listen_port}"
+        with caplog.at_level(logging.INFO, "ollama_sidecar.gpu.residency"):
+            async with aiohttp.ClientSession() as session:
+                await generate(session)
+                await wait_for(lambda: count("load") == 1 and resident() == 1)
+                emu.evict(MODEL)
+                await wait_for(lambda: count("evict") == 1 and resident() == 0)
+                await generate(session)
+                await wait_for(lambda: count("load") == 2 and resident() == 1)
+                # `ollama stop`: no prompt, keep_alive 0 → done_reason "unload".
+                unload = {"model": MODEL, "keep_alive": 0}
+                async with session.post(url + "/api/generate", json=unload) as r:
+                    assert (await r.json())["done_reason"] == "unload"
+                await wait_for(lambda: count("unload") == 1 and resident() == 0)
+                await asyncio.sleep(0.2)  # polls that see it gone add no eviction
+                async with session.get(f"http://127.0.0.1:{sidecar.admin_port}/metrics") as r:
+                    text = await r.text()
     assert count("evict") == 1
     events = [r.fields["event"] for r in caplog.records if r.getMessage() == "model residency"]  # type: ignore[attr-defined]
     assert events == ["load", "evict", "load", "unload"]
