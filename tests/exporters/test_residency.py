@@ -11,28 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from exporters._ollama import ModelResidency
 from exporters._residency import Residency, ResidencyEvent, ResidencyTracker
-from telemetry.core import Outcome, RequestRecord
+from tests.exporters._records import finished_request
 
 NOW = 1_764_000_000.0
 A = ModelResidency("a:7b", "a:7b", 100, 100, expires_at=NOW + 300)
 B = ModelResidency("b:7b", "b:7b", 200, 200, expires_at=NOW + 300)
-RECORD = RequestRecord(
-    request_id="r",
-    trace_id="0" * 32,
-    span_id="0" * 16,
-    start_unix_ns=0,
-    end_unix_ns=1,
-    method="POST",
-    path="/api/generate",
-    endpoint="generate",
-    operation="text_completion",
-    model="a:7b",
-    tier="gpu-8gb",
-    streaming=False,
-    status=200,
-    outcome=Outcome.OK,
-    duration_ns=1,
-)
+RECORD = finished_request("a:7b")
 
 
 def kinds(events: list[ResidencyEvent]) -> list[tuple[str, str]]:

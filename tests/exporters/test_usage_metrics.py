@@ -8,26 +8,11 @@ import dataclasses
 from prometheus_client import CollectorRegistry
 
 from exporters._usage_metrics import UsageMetrics
-from telemetry.core import GpuUsage, Outcome, Placement, Processor, RequestRecord, load_config
+from telemetry.core import GpuUsage, Placement, Processor, load_config
+from tests.exporters._records import finished_request
 
-RECORD = RequestRecord(
-    request_id="r",
-    trace_id="0" * 32,
-    span_id="0" * 16,
-    start_unix_ns=0,
-    end_unix_ns=1,
-    method="POST",
-    path="/api/generate",
-    endpoint="generate",
-    operation="text_completion",
-    model="llama3",
-    tier="gpu-8gb",
-    streaming=True,
-    status=200,
-    outcome=Outcome.OK,
-    duration_ns=1,
-    output_tokens=20,
-    placement=Placement(Processor.GPU),
+RECORD = finished_request(
+    "llama3", streaming=True, output_tokens=20, placement=Placement(Processor.GPU)
 )
 
 
