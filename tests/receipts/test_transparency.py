@@ -35,6 +35,7 @@ from tests._net import free_port, wait_http
 from tests.receipts._spec_tiles import read_log
 from tests.receipts._spec_witness import SpecWitness, SpecWitnessServer
 from tests.receipts._support import config, record
+from tests.telemetry.app._procs import serve
 
 pytestmark = pytest.mark.slow
 
@@ -88,21 +89,16 @@ class Node:
                 sys.executable,
                 "-m",
                 "telemetry.app.cli",
-                "serve",
-                "--listen",
-                f"127.0.0.1:{self.proxy_port}",
-                "--admin-listen",
-                f"127.0.0.1:{self.admin_port}",
-                "--log-listen",
-                f"127.0.0.1:{self.log_port}",
-                "--upstream",
-                self.emulator,
-                "--data-dir",
-                str(self.tmp / "data"),
-                "--config",
-                str(self.tmp / "sidecar.toml"),
-                "--log-level",
-                "warning",
+                *serve(
+                    self.emulator,
+                    self.tmp / "data",
+                    f"127.0.0.1:{self.proxy_port}",
+                    f"127.0.0.1:{self.admin_port}",
+                    "--log-listen",
+                    f"127.0.0.1:{self.log_port}",
+                    "--config",
+                    str(self.tmp / "sidecar.toml"),
+                ),
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from tests._net import free_port, wait_http
+from tests.telemetry.app._procs import serve
 
 pytestmark = pytest.mark.slow
 
@@ -57,19 +58,14 @@ class Stack:
                 sys.executable,
                 "-m",
                 "telemetry.app.cli",
-                "serve",
-                "--listen",
-                f"127.0.0.1:{self.proxy_port}",
-                "--admin-listen",
-                f"127.0.0.1:{self.admin_port}",
-                "--upstream",
-                self.emulator_url,
-                "--data-dir",
-                str(self.tmp / "data"),
-                "--config",
-                str(self.tmp / "sidecar.toml"),
-                "--log-level",
-                "warning",
+                *serve(
+                    self.emulator_url,
+                    self.tmp / "data",
+                    f"127.0.0.1:{self.proxy_port}",
+                    f"127.0.0.1:{self.admin_port}",
+                    "--config",
+                    str(self.tmp / "sidecar.toml"),
+                ),
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
