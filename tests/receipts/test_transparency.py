@@ -35,7 +35,7 @@ from tests._net import free_port, wait_http
 from tests.receipts._spec_tiles import read_log
 from tests.receipts._spec_witness import SpecWitness, SpecWitnessServer
 from tests.receipts._support import config, record
-from tests.telemetry.app._procs import serve
+from tests.telemetry.app._procs import popen, serve
 
 pytestmark = pytest.mark.slow
 
@@ -84,24 +84,17 @@ class Node:
             self._start(stderr)
 
     def _start(self, stderr: IO[bytes]) -> None:
-        self.sidecar = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "telemetry.app.cli",
-                *serve(
-                    self.emulator,
-                    self.tmp / "data",
-                    f"127.0.0.1:{self.proxy_port}",
-                    f"127.0.0.1:{self.admin_port}",
-                    "--log-listen",
-                    f"127.0.0.1:{self.log_port}",
-                    "--config",
-                    str(self.tmp / "sidecar.toml"),
-                ),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
+        self.sidecar = popen(
+            serve(
+                self.emulator,
+                self.tmp / "data",
+                f"127.0.0.1:{self.proxy_port}",
+                f"127.0.0.1:{self.admin_port}",
+                "--log-listen",
+                f"127.0.0.1:{self.log_port}",
+                "--config",
+                str(self.tmp / "sidecar.toml"),
+            ),
             stderr=stderr,
         )
         wait_http(self.admin + "/healthz")
@@ -170,11 +163,8 @@ def node(tmp_path: Path) -> Iterator[Node]:
     spec = SpecWitness("spec.example/w", log_key)
     spec_server = SpecWitnessServer(spec)
     emu_port = free_port()
-    emulator = subprocess.Popen(
+    emulator = popen(
         [
-            sys.executable,
-            "-m",
-            "telemetry.app.cli",
             "emulate",
             "--listen",
             f"127.0.0.1:{emu_port}",
@@ -182,10 +172,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
             "0.01",
             "--output-tokens",
             "4",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        ]
     )
     (tmp_path / "sidecar.toml").write_text(
         f"""

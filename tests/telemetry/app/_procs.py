@@ -16,6 +16,24 @@ from typing import IO
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def popen(
+    args: Sequence[str],
+    *,
+    prefix: Sequence[str] = (),
+    stderr: int | IO[bytes] = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`python -m telemetry.app.cli ARGS` started from the repository root, stdout discarded;
+    the caller stops it."""
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-m", "telemetry.app.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+    )
+
+
 @contextlib.contextmanager
 def cli(
     args: Sequence[str],
@@ -26,13 +44,7 @@ def cli(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m telemetry.app.cli ARGS` (after `prefix`, e.g. `ip netns exec NS`), stopped
     after."""
-    proc = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "telemetry.app.cli", *args],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        env={**os.environ, **(env or {})},
-    )
+    proc = popen(args, prefix=prefix, stderr=stderr, env=env)
     try:
         yield proc
     finally:

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from tests._net import free_port, wait_http
-from tests.telemetry.app._procs import serve
+from tests.telemetry.app._procs import popen, serve
 
 pytestmark = pytest.mark.slow
 
@@ -53,23 +53,15 @@ class Stack:
         return f"http://127.0.0.1:{self.admin_port}"
 
     def start_sidecar(self) -> None:
-        self.sidecar = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "telemetry.app.cli",
-                *serve(
-                    self.emulator_url,
-                    self.tmp / "data",
-                    f"127.0.0.1:{self.proxy_port}",
-                    f"127.0.0.1:{self.admin_port}",
-                    "--config",
-                    str(self.tmp / "sidecar.toml"),
-                ),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        self.sidecar = popen(
+            serve(
+                self.emulator_url,
+                self.tmp / "data",
+                f"127.0.0.1:{self.proxy_port}",
+                f"127.0.0.1:{self.admin_port}",
+                "--config",
+                str(self.tmp / "sidecar.toml"),
+            ),
         )
         wait_http(self.admin + "/healthz")
 
@@ -97,11 +89,8 @@ class Stack:
 def stack(tmp_path: Path) -> Iterator[Stack]:
     (tmp_path / "sidecar.toml").write_text(TOML)
     emu_port = free_port()
-    emulator = subprocess.Popen(
+    emulator = popen(
         [
-            sys.executable,
-            "-m",
-            "telemetry.app.cli",
             "emulate",
             "--listen",
             f"127.0.0.1:{emu_port}",
@@ -111,10 +100,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "200",
             "--output-tokens",
             "8",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        ]
     )
     url = f"http://127.0.0.1:{emu_port}"
     wait_http(url + "/api/version")
