@@ -216,7 +216,24 @@ class _AsyncHashedStream(httpx.AsyncByteStream):
             self._done(self._pending, self._complete)
 
 
-class RecordingTransport(httpx.BaseTransport):
+class _Exchanges:
+    """What both transports answer about the exchanges they recorded."""
+
+    _book: _Book
+
+    @property
+    def last(self) -> RecordedExchange | None:
+        """The latest exchange whose response was closed (read to the end or abandoned)."""
+        return self._book.last
+
+    def exchange(self, request_id: str) -> RecordedExchange:
+        return self._book.get(request_id)
+
+    def exchanges(self) -> list[RecordedExchange]:
+        return self._book.all()
+
+
+class RecordingTransport(_Exchanges, httpx.BaseTransport):
     """A sync httpx transport (wrapping `transport`, default `httpx.HTTPTransport()`)."""
 
     def __init__(
@@ -233,17 +250,6 @@ class RecordingTransport(httpx.BaseTransport):
             assert isinstance(response.stream, httpx.SyncByteStream)
             response.stream = _HashedStream(response.stream, pending, self._book.finish)
         return response
-
-    @property
-    def last(self) -> RecordedExchange | None:
-        """The latest exchange whose response was closed (read to the end or abandoned)."""
-        return self._book.last
-
-    def exchange(self, request_id: str) -> RecordedExchange:
-        return self._book.get(request_id)
-
-    def exchanges(self) -> list[RecordedExchange]:
-        return self._book.all()
 
     def fetch(self, request_id: str, *, wait: float = DEFAULT_WAIT_SECONDS) -> FetchedReceipt:
         """The signed receipt and proof of a recorded exchange, from the sidecar that served it,
@@ -278,7 +284,7 @@ class RecordingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-class AsyncRecordingTransport(httpx.AsyncBaseTransport):
+class AsyncRecordingTransport(_Exchanges, httpx.AsyncBaseTransport):
     """The async twin of `RecordingTransport` (default inner `httpx.AsyncHTTPTransport()`)."""
 
     def __init__(
@@ -298,16 +304,6 @@ class AsyncRecordingTransport(httpx.AsyncBaseTransport):
             assert isinstance(response.stream, httpx.AsyncByteStream)
             response.stream = _AsyncHashedStream(response.stream, pending, self._book.finish)
         return response
-
-    @property
-    def last(self) -> RecordedExchange | None:
-        return self._book.last
-
-    def exchange(self, request_id: str) -> RecordedExchange:
-        return self._book.get(request_id)
-
-    def exchanges(self) -> list[RecordedExchange]:
-        return self._book.all()
 
     async def fetch(self, request_id: str, *, wait: float = DEFAULT_WAIT_SECONDS) -> FetchedReceipt:
         exchange = self._book.get(request_id)
