@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,22 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def witness_serve(key: Path, log: str, port: int, state: Path) -> list[str]:
+    """The command line of `receipts witness serve` on loopback `port`."""
+    return [
+        sys.executable,
+        "-m",
+        "receipts",
+        "witness",
+        "serve",
+        "--key",
+        str(key),
+        "--log",
+        log,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--state",
+        str(state),
+    ]

@@ -34,7 +34,7 @@ from telemetry.core._config import WitnessConfig
 from tests._net import free_port, wait_http
 from tests.receipts._spec_tiles import read_log
 from tests.receipts._spec_witness import SpecWitness, SpecWitnessServer
-from tests.receipts._support import config, record
+from tests.receipts._support import config, record, witness_serve
 from tests.telemetry.app._procs import popen, serve
 
 pytestmark = pytest.mark.slow
@@ -142,21 +142,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
     own_vkey = own.stdout.strip()
     own_port = free_port()
     witness = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "receipts",
-            "witness",
-            "serve",
-            "--key",
-            str(tmp_path / "w.key"),
-            "--log",
-            log_key,
-            "--listen",
-            f"127.0.0.1:{own_port}",
-            "--state",
-            str(tmp_path / "w-state"),
-        ],
+        witness_serve(tmp_path / "w.key", log_key, own_port, tmp_path / "w-state"),
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
     )

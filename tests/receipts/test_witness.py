@@ -23,7 +23,7 @@ from receipts._note import Checkpoint
 from receipts._witness import AddCheckpoint, DirectoryState, Witness, origin_hash
 from receipts._witness_client import HttpTransport
 from tests._net import free_port
-from tests.receipts._support import signer
+from tests.receipts._support import signer, witness_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG = signer("log.example/test")
@@ -157,21 +157,7 @@ def test_keygen_and_serve_over_http(tmp_path: Path) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "receipts",
-            "witness",
-            "serve",
-            "--key",
-            str(key),
-            "--log",
-            str(LOG.verifier()),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--state",
-            str(tmp_path / "state"),
-        ],
+        witness_serve(key, str(LOG.verifier()), port, tmp_path / "state"),
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
@@ -186,10 +172,12 @@ def test_keygen_and_serve_over_http(tmp_path: Path) -> None:
             "text/x.tlog.size",
         )
         taken = subprocess.run(
-            [sys.executable, "-m", "receipts", "witness", "serve", "--key", str(key), "--log",
-             str(LOG.verifier()), "--listen", f"127.0.0.1:{port}", "--state", str(tmp_path / "s")],
-            capture_output=True, text=True, cwd=ROOT, check=False,
-        )  # fmt: skip
+            witness_serve(key, str(LOG.verifier()), port, tmp_path / "s"),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
         assert taken.returncode == 2 and taken.stderr.startswith("error: cannot listen on")
     finally:
         server.terminate()
