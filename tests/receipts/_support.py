@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from telemetry.core._config import ProxyConfig, ReceiptsConfig
 
 OUTCOMES = list(Outcome)
 BASE_NS = 1_764_000_000_000_000_000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(
@@ -137,3 +139,15 @@ def witness_serve(key: Path, log: str, port: int, state: Path) -> list[str]:
         "--state",
         str(state),
     ]
+
+
+def receipts_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m receipts ARGS` from the repository root, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "receipts", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,9 @@ from receipts import COSIGNATURE_V1, ReceiptService, SignedNote, VerifierKey
 from receipts._keys import Signer
 from receipts._note import NoteSignature, cosignature_message
 from tests.receipts._support import OUTCOMES, config, record, signer
+from tests.receipts._support import receipts_cli as cli
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "receipts", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

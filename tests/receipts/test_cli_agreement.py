@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,8 @@ import pytest
 from receipts import ReceiptService
 from telemetry import Placement, Processor
 from tests.receipts._support import BASE_NS, config, record
+from tests.receipts._support import receipts_cli as cli
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # the CLI runs in subprocesses
 AGREEMENT = "65b470a4702bbeeb61848835cda6b6da170788dadea6e2fb3c79d57a56108aad"
 S = 1_000_000_000
@@ -89,17 +87,6 @@ def debit_note(vector: list[Any]) -> dict[str, Any]:
         "usageCounterVector": vector,
         "status": "RECEIVED",
     }
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "receipts", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

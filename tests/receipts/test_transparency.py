@@ -35,22 +35,12 @@ from tests._net import free_port, wait_http
 from tests.receipts._spec_tiles import read_log
 from tests.receipts._spec_witness import SpecWitness, SpecWitnessServer
 from tests.receipts._support import config, record, witness_serve
+from tests.receipts._support import receipts_cli as run
 from tests.telemetry.app._procs import popen, serve
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "receipts", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def get(url: str) -> bytes:
