@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from telemetry.core._config import ProxyConfig
-from telemetry.core._hosts import host_allowed, host_name
+from telemetry.core._hosts import host_name, name_allowed
 from telemetry.observe._metrics import ProxyMetrics
 
 log = logging.getLogger("ollama_sidecar.listener")
@@ -240,8 +240,8 @@ def host_guard(listen_host: str, counts: ListenerCounts) -> Middleware:
 
     @web.middleware
     async def guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
-        host = request.headers.get("Host", "")
-        if not host_allowed(host) and host_name(host) != own:
+        name = host_name(request.headers.get("Host", ""))
+        if name != own and not name_allowed(name):
             counts.note(FOREIGN_HOST)
             return web.Response(status=403)
         return await handler(request)

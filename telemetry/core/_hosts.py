@@ -27,7 +27,11 @@ def host_name(host: str) -> str:
 
 def host_allowed(host: str) -> bool:
     """Whether a loopback listener serves a request with this `Host` header value."""
-    name = host_name(host)
+    return name_allowed(host_name(host))
+
+
+def name_allowed(name: str) -> bool:
+    """`host_allowed` for a name `host_name` already took out of its header value."""
     if name in ("", "localhost", socket.gethostname().lower()):
         return True
     try:
