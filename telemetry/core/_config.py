@@ -214,11 +214,13 @@ class Config:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def tier_named(self, name: str) -> Tier:
+    def tier_named(self, name: str, setting: str = "default_tier") -> Tier:
+        """The tier called `name`; `setting` names where the name came from in the error."""
         for tier in self.tiers:
             if tier.name == name:
                 return tier
-        raise ConfigError(f"default_tier: no tier named {name!r}")
+        known = ", ".join(t.name for t in self.tiers)
+        raise ConfigError(f"{setting}: no tier named {name!r} (tiers: {known})")
 
     def tier_for(self, model: str | None) -> Tier:
         """The tier whose glob patterns match `model` first; the default tier otherwise.

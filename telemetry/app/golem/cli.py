@@ -70,11 +70,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"proxy": {"data_dir": args.data_dir}} if getattr(args, "data_dir", None) else {}
     config = load_config(args.config, env=os.environ, overrides=overrides)
     if args.golem_command == "demand":
-        tier = next((t for t in config.tiers if t.name == args.tier), None)
-        if tier is None:
-            names = ", ".join(t.name for t in config.tiers)
-            raise ConfigError(f"--tier: no tier {args.tier!r} (the config has {names})")
-        demand = demand_for(tier, args.vendor)
+        demand = demand_for(config.tier_named(args.tier, "--tier"), args.vendor)
         _print(demand.properties, demand.constraints, args.json)
         return 0
     from exporters._probe import default_sources

@@ -33,11 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _tier(config: Config, name: str | None) -> Tier:
     if name is not None:
-        for tier in config.tiers:
-            if tier.name == name:
-                return tier
-        known = ", ".join(t.name for t in config.tiers)
-        raise ConfigError(f"--tier: no tier named {name!r} (tiers: {known})")
+        return config.tier_named(name, "--tier")
     if not config.gpu.enabled:
         return config.tier_named(config.default_tier)
     chosen, _ = tier_for_host(probe_once(default_sources()), config.tiers)
