@@ -30,14 +30,14 @@ from receipts import _cli_policy
 from receipts._bundle import read_bundle
 from receipts._cli_agreement import print_usage
 from receipts._cli_source import LogSource, resolve_key
-from receipts._commitments import commitment, parse_salt, verify_fetched
+from receipts._commitments import Verified, commitment, parse_salt, verify_fetched
 from receipts._cosign import NO_WITNESSES, WitnessPolicy
 from receipts._errors import FormatError, ReceiptsError, VerificationError
 from receipts._golem_bill import Agreement, DebitNote, compare, load_json
 from receipts._keys import VerifierKey
 from receipts._merkle import MerkleTree, leaf_hash, verify_inclusion
 from receipts._note import open_checkpoint
-from receipts._proof import TlogProof, verify_tlog_proof
+from receipts._proof import TlogProof
 from receipts._receipt import SignedReceipt, verify_receipt
 from receipts._usage import usage_of
 
@@ -94,20 +94,20 @@ def verify_entry(
     request_id: str | None,
     policy: WitnessPolicy = NO_WITNESSES,
 ) -> str:
-    """Check one receipt fully; returns a short success text, raises on any failure."""
-    receipt = SignedReceipt.parse(raw)
-    verify_receipt(receipt, key)
-    if request_id is not None and receipt.request_id != request_id:
-        raise VerificationError(f"stored receipt is for request {receipt.request_id!r}")
-    checkpoint = verify_tlog_proof(proof, raw, key)
-    return f"index {proof.index} in checkpoint of size {checkpoint.size}" + _cosigned(
-        policy, proof.checkpoint
-    )
+    """Check one stored receipt fully (by `verify_fetched`); a short success text, or raises."""
+    verified = verify_fetched(raw, proof, key, policy=policy)
+    if request_id is not None and verified.request_id != request_id:
+        raise VerificationError(f"stored receipt is for request {verified.request_id!r}")
+    return _summary(verified, policy)
 
 
-def _cosigned(policy: WitnessPolicy, note: bytes) -> str:
-    witnesses = policy.check(note)
-    return f", cosigned by {len(witnesses)} witnesses" if policy.keys else ""
+def _summary(verified: Verified, policy: WitnessPolicy) -> str:
+    text = f"index {verified.index} in checkpoint of size {verified.checkpoint.size}"
+    return text + _witnessed(len(verified.witnesses), policy)
+
+
+def _witnessed(count: int, policy: WitnessPolicy) -> str:
+    return f", cosigned by {count} witnesses" if policy.keys else ""
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -143,9 +143,7 @@ def _offline(args: argparse.Namespace, policy: WitnessPolicy) -> list[Result]:
         )
     except VerificationError as exc:
         return [Result(str(args.receipt), False, str(exc))]
-    text = f"index {verified.index} in checkpoint of size {verified.checkpoint.size}"
-    if policy.keys:
-        text += f", cosigned by {len(verified.witnesses)} witnesses"
+    text = _summary(verified, policy)
     if digests:
         text += "; commits to the " + " and ".join(digests) + " bytes given"
     return [Result(str(args.receipt), True, text)]
@@ -177,7 +175,7 @@ def _all(source: LogSource, key: VerifierKey, policy: WitnessPolicy) -> list[Res
     if note is None:
         raise VerificationError("the log has no signed checkpoint")
     checkpoint, _ = open_checkpoint(note, [key], origin=key.name)
-    cosigned = _cosigned(policy, note)
+    cosigned = _witnessed(len(policy.check(note)), policy)
     rows: list[tuple[int, str, bytes]] = []
     tree = MerkleTree()
     start = 0
