@@ -145,12 +145,6 @@ def _key(key: Key) -> VerifierKey:
     return key if isinstance(key, VerifierKey) else VerifierKey.parse(key)
 
 
-def _policy(witnesses: Sequence[Key], quorum: int | None) -> WitnessPolicy:
-    """At least `quorum` (default: all) of `witnesses` must have cosigned the checkpoint."""
-    keys = tuple(_key(k) for k in witnesses)
-    return WitnessPolicy(keys, len(keys) if quorum is None else quorum)
-
-
 def _verify(
     exchange: RecordedExchange, receipt: FetchedReceipt, key: Key, policy: WitnessPolicy
 ) -> Verified:
@@ -277,7 +271,7 @@ class RecordingTransport(_Exchanges, httpx.BaseTransport):
         """Fetch and verify: signature, inclusion, request ID, salt, both commitments, and
         cosignatures by at least `quorum` (default: all) of `witnesses` (QuorumError)."""
         exchange = self._book.get(request_id)
-        policy = _policy(witnesses, quorum)
+        policy = WitnessPolicy.parse(witnesses, quorum)
         return _verify(exchange, self.fetch(request_id, wait=wait), key, policy)
 
     def close(self) -> None:
@@ -327,7 +321,7 @@ class AsyncRecordingTransport(_Exchanges, httpx.AsyncBaseTransport):
         quorum: int | None = None,
     ) -> Verified:
         exchange = self._book.get(request_id)
-        policy = _policy(witnesses, quorum)
+        policy = WitnessPolicy.parse(witnesses, quorum)
         return _verify(exchange, await self.fetch(request_id, wait=wait), key, policy)
 
     async def aclose(self) -> None:

@@ -85,9 +85,9 @@ class WitnessPolicy:
     quorum: int = 0
 
     @classmethod
-    def parse(cls, keys: Sequence[str], quorum: int | None) -> WitnessPolicy:
-        """From verifier key strings; the quorum defaults to every key given."""
-        parsed = tuple(VerifierKey.parse(k) for k in keys)
+    def parse(cls, keys: Sequence[VerifierKey | str], quorum: int | None) -> WitnessPolicy:
+        """From verifier keys or their strings; the quorum defaults to every key given."""
+        parsed = tuple(k if isinstance(k, VerifierKey) else VerifierKey.parse(k) for k in keys)
         return cls(parsed, len(parsed) if quorum is None else quorum)
 
     def check(self, note: bytes) -> list[VerifierKey]:
