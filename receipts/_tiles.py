@@ -217,15 +217,23 @@ class Tiles:
         return body, True
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename, so readers never see half."""
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o666, sync_dir: bool = False) -> None:
+    """Write `data` to `path` through a temporary file and a rename, so readers never see half;
+    a new file gets `mode` (less the umask). With `sync_dir` the directory is fsynced too, so the
+    rename itself survives a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    if sync_dir:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 class TilesDirectory:

@@ -11,11 +11,11 @@ is then shorter than `stored`: the sidecar refuses to start on it and `receipts 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from receipts._errors import StoreError
+from receipts._tiles import write_atomically
 
 WATERMARK_FILE = "receipts.watermark"
 
@@ -58,17 +58,5 @@ def read_watermark(data_dir: Path) -> Watermark | None:
 
 def write_watermark(data_dir: Path, mark: Watermark) -> None:
     """Replace the watermark durably; raises OSError (the caller counts and logs it)."""
-    path = data_dir / WATERMARK_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps(mark.to_json()).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(data_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    data = json.dumps(mark.to_json()).encode() + b"\n"
+    write_atomically(data_dir / WATERMARK_FILE, data, mode=0o600, sync_dir=True)

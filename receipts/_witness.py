@@ -19,7 +19,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -144,12 +143,7 @@ class DirectoryState:
             "checkpoint": base64.b64encode(state.note).decode(),
         }
         try:
-            write_atomically(self._path(origin), json.dumps(data).encode())
-            fd = os.open(self.root, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_atomically(self._path(origin), json.dumps(data).encode(), sync_dir=True)
         except OSError as exc:
             raise StoreError(f"cannot persist the witness state of {origin}: {exc}") from None
 
