@@ -19,6 +19,7 @@ import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -124,22 +125,30 @@ class VerifierKey:
             raise SignatureError(f"signature by {self.name} does not verify") from None
 
 
-class Signer:
-    """An Ed25519 private key together with its note key name (the log origin)."""
+class _NoteSigner:
+    """An Ed25519 private key with its note key name, signing as key type `TYPE`."""
+
+    TYPE: ClassVar[int]
 
     def __init__(self, private_key: Ed25519PrivateKey, name: str) -> None:
         check_key_name(name)
         self._private_key = private_key
         self._public_key = private_key.public_key().public_bytes_raw()
         self.name = name
-        self.key_id = key_id(name, ED25519, self._public_key)
+        self.key_id = key_id(name, self.TYPE, self._public_key)
 
     def sign(self, message: bytes) -> bytes:
         """A 64-byte Ed25519 signature over `message`."""
         return self._private_key.sign(message)
 
     def verifier(self) -> VerifierKey:
-        return VerifierKey(self.name, self.key_id, ED25519, self._public_key)
+        return VerifierKey(self.name, self.key_id, self.TYPE, self._public_key)
+
+
+class Signer(_NoteSigner):
+    """An Ed25519 private key together with its note key name (the log origin)."""
+
+    TYPE = ED25519
 
 
 def _parse_private_key_string(text: str, type_byte: int) -> tuple[Ed25519PrivateKey, str]:
@@ -166,25 +175,14 @@ def parse_signer_key(text: str) -> Signer:
     return Signer(*_parse_private_key_string(text, ED25519))
 
 
-class Cosigner:
+class Cosigner(_NoteSigner):
     """A witness's Ed25519 key used for tlog-cosignature/v1 (key type 0x04) and its name.
 
     Its key file holds the signer key string `PRIVATE+KEY+<name>+<hex8>+<base64(0x04 || seed)>`
     (mode 0600), so the name travels with the key and it cannot pass for a log signing key.
     """
 
-    def __init__(self, private_key: Ed25519PrivateKey, name: str) -> None:
-        check_key_name(name)
-        self._private_key = private_key
-        self._public_key = private_key.public_key().public_bytes_raw()
-        self.name = name
-        self.key_id = key_id(name, COSIGNATURE_V1, self._public_key)
-
-    def sign(self, message: bytes) -> bytes:
-        return self._private_key.sign(message)
-
-    def verifier(self) -> VerifierKey:
-        return VerifierKey(self.name, self.key_id, COSIGNATURE_V1, self._public_key)
+    TYPE = COSIGNATURE_V1
 
     def key_string(self) -> str:
         seed = self._private_key.private_bytes_raw()
